@@ -1,0 +1,11 @@
+export { TokenBucket, MAX_TIMER_DELAY } from './scheduler/TokenBucket';
+export type { TokenBucketOptions, TokenBucketLimits, TokenBucketStats, TokenBucketEvent } from './scheduler/TokenBucket';
+export { TokenLedger } from './scheduler/TokenLedger';
+export type { LedgerLimits } from './scheduler/TokenLedger';
+export type { Waiter } from './scheduler/WaitQueue';
+export type { TokenLimiter, Refusal } from './scheduler/TokenLimiter';
+export { monotonicScheduler } from './scheduler/monotonicScheduler';
+export { throttleByTokens } from './operators/throttleByTokens';
+export type { Cost, ThrottleByTokensConfig, ThrottleStrategy } from './operators/throttleByTokens';
+export { RateLimitExceededError } from './errors';
+export type { RefusalReason } from './errors';

@@ -1,0 +1,69 @@
+/** Input checks shared by the bucket and the operators; every message names the bad value. */
+
+/** Formats a value for an error message: strings quoted, objects by type. */
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (value === null || value === undefined) return String(value);
+  if (typeof value === 'function') return 'a function';
+  return Array.isArray(value) ? 'an array' : 'an object';
+}
+
+/** Throws unless `cost` is a finite number >= 0. */
+export function checkCost(cost: unknown): asserts cost is number {
+  if (typeof cost !== 'number') throw new TypeError(`cost must be a number, got ${describe(cost)}`);
+  if (!Number.isFinite(cost) || cost < 0) {
+    throw new RangeError(`cost must be a finite number >= 0, got ${describe(cost)}`);
+  }
+}
+
+/** Throws unless `cost` is valid and could ever be granted by a bucket of `capacity`. */
+export function checkCostWithin(cost: unknown, capacity: number): asserts cost is number {
+  checkCost(cost);
+  if (cost > capacity) throw new RangeError(`cost ${cost} exceeds capacity ${capacity}`);
+}
+
+export type NumberRule = 'positive' | 'non-negative';
+
+/**
+ * Returns `value` if it is a number obeying `rule` (finite unless `allowInfinity`),
+ * else throws naming `owner` and `option`: `TokenBucket option "capacity" must be ...`.
+ */
+export function checkNumberOption(
+  owner: string,
+  option: string,
+  value: unknown,
+  rule: NumberRule,
+  allowInfinity = false,
+): number {
+  const bound = rule === 'positive' ? '> 0' : '>= 0';
+  const expected = `${allowInfinity ? 'a number' : 'a finite number'} ${bound}`;
+  if (typeof value !== 'number') {
+    throw new TypeError(`${owner} option "${option}" must be ${expected}, got ${describe(value)}`);
+  }
+  const tooSmall = rule === 'positive' ? !(value > 0) : !(value >= 0);
+  if (Number.isNaN(value) || tooSmall || (!allowInfinity && !Number.isFinite(value))) {
+    throw new RangeError(`${owner} option "${option}" must be ${expected}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/** Throws if `options` has a key outside `known`: a typo such as `rate` would otherwise be ignored. */
+export function checkKnownKeys(owner: string, options: object, known: readonly string[]): void {
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`${owner} options must be an object, got ${describe(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      throw new TypeError(`${owner} has no option "${key}" (known: ${known.join(', ')})`);
+    }
+  }
+}
+
+/** Throws unless `value` is one of `choices`. */
+export function checkChoice<C extends string>(owner: string, option: string, value: unknown, choices: readonly C[]): C {
+  if (!choices.includes(value as C)) {
+    throw new TypeError(`${owner} option "${option}" must be one of ${choices.map((c) => `"${c}"`).join(', ')}, got ${describe(value)}`);
+  }
+  return value as C;
+}
