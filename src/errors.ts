@@ -5,7 +5,9 @@ export type RefusalReason =
   /** `maxQueue` values of this stream were already waiting. */
   | 'max-queue'
   /** The value's predicted wait exceeded `maxWait`. */
-  | 'max-wait';
+  | 'max-wait'
+  /** `adaptiveThrottle`: the server throttled the value more than `retry` times. */
+  | 'retry-limit';
 
 /**
  * The error a rate-limited stream fails with under `strategy: 'error'` (or a bound with

@@ -9,3 +9,21 @@ export { throttleByTokens } from './operators/throttleByTokens';
 export type { Cost, ThrottleByTokensConfig, ThrottleStrategy } from './operators/throttleByTokens';
 export { RateLimitExceededError } from './errors';
 export type { RefusalReason } from './errors';
+export { adaptiveThrottle } from './operators/adaptiveThrottle';
+export type { AdaptiveThrottleConfig, AdaptableLimiter, FeedbackSource } from './operators/adaptiveThrottle';
+export { planAdaptation } from './scheduler/adaptation';
+export type { RateLimitFeedback, AdaptationPlan, AdaptationSettings } from './scheduler/adaptation';
+export type { AdaptOptions } from './scheduler/TokenBucket';
+export { AimdRateSearch } from './scheduler/aimd';
+export type { AimdSettings } from './scheduler/aimd';
+export { parseRateLimitHeaders, parseRateLimitHeadersDetailed, MAX_RESET_MS, MAX_WINDOW_MS } from './http/parseRateLimitHeaders';
+export type {
+  RateLimitInfo,
+  RateLimitBudget,
+  RateLimitHeaderProblem,
+  RateLimitHeaderFormat,
+  ParsedRateLimitHeaders,
+  HeadersLike,
+  FetchHeadersLike,
+  HeaderValue,
+} from './http/parseRateLimitHeaders';

@@ -3,8 +3,20 @@ import type { RefusalReason } from '../errors';
 import { monotonicScheduler } from './monotonicScheduler';
 import type { Refusal, TokenLimiter } from './TokenLimiter';
 import { TokenLedger, type LedgerLimits } from './TokenLedger';
+import { planAdaptation, type RateLimitFeedback } from './adaptation';
 import { checkCostWithin, checkKnownKeys, checkNumberOption } from './validation';
 import { WaitQueue, type Waiter } from './WaitQueue';
+
+/** Settings of one `adapt` call. */
+export interface AdaptOptions {
+  /** Spend at most this share of what the server reports. Default 0.9. */
+  safetyFactor?: number;
+  /** Bounds on the adapted `refillRate` (tokens per `interval`). Defaults 0 (exclusive) and Infinity. */
+  minRate?: number;
+  maxRate?: number;
+  /** Requests sent but not yet answered: the server's `remaining` does not count them yet. Default 0. */
+  inFlight?: number;
+}
 
 export interface TokenBucketOptions {
   /** Burst size: the most tokens the bucket holds. Finite, > 0. Required. */
@@ -169,9 +181,11 @@ export class TokenBucket implements TokenLimiter {
     });
   }
 
-  /** Tokens now, 0..capacity. */
+  /** Tokens that could be taken now, 0..capacity (0 while paused by `adapt`). */
   available(): number {
-    return Math.max(0, this.ledger.tokensAt(this.scheduler.now()));
+    const now = this.readClock();
+    if (now < this.ledger.pausedUntil) return 0;
+    return Math.max(0, this.ledger.tokensAt(now));
   }
 
   /**
@@ -181,7 +195,17 @@ export class TokenBucket implements TokenLimiter {
    */
   timeUntil(cost = 1): number {
     checkCostWithin(cost, this.ledger.capacity);
-    return this.predictWait(cost, this.scheduler.now());
+    return this.predictWait(cost, this.readClock());
+  }
+
+  /**
+   * `now()`, with the refill up to it committed to the ledger: if the clock later goes
+   * backwards, the tokens seen at this reading are kept, not lost until the clock catches up.
+   */
+  private readClock(): number {
+    const now = this.scheduler.now();
+    this.ledger.advance(now);
+    return now;
   }
 
   /**
@@ -197,6 +221,39 @@ export class TokenBucket implements TokenLimiter {
       interval: checkNumberOption('TokenBucket.configure', 'interval', limits.interval ?? this.ledger.interval, 'positive'),
     };
     this.applyLimits(next, 'configure');
+  }
+
+  /**
+   * Retunes the bucket from a server's rate-limit feedback (what `parseRateLimitHeaders`
+   * returns, or a websocket's "slow down"): `retryAfter` pauses refill for that long;
+   * `remaining` R with `resetAfter` Δ caps spending before the reset at
+   * `R·safetyFactor − inFlight` (pausing until the reset when nothing is left); a policy
+   * (`limit` per `window`) sets the rate to `limit/window·safetyFactor`. Rates stay within
+   * [minRate, maxRate] (in `refillRate` units). Reported on `events$` as `reconfigured`.
+   * Feedback with nothing usable changes nothing.
+   */
+  adapt(feedback: RateLimitFeedback, options: AdaptOptions = {}): void {
+    const now = this.scheduler.now();
+    const plan = planAdaptation(
+      feedback,
+      { capacity: this.ledger.capacity, refillRate: this.ledger.refillRate, interval: this.ledger.interval, available: this.available() },
+      {
+        safetyFactor: options.safetyFactor ?? 0.9,
+        minRate: options.minRate ?? 0,
+        maxRate: options.maxRate ?? Infinity,
+        inFlight: options.inFlight ?? 0,
+      },
+    );
+    if (plan === undefined) return;
+    if (plan.capTokens !== undefined && plan.capTokens < this.ledger.tokensAt(now)) this.ledger.setTokens(plan.capTokens, now);
+    if (plan.pauseFor !== undefined) this.ledger.pauseUntil(now + plan.pauseFor, now);
+    const refillRate = plan.refillRate !== undefined && plan.refillRate > 0 ? plan.refillRate : this.ledger.refillRate;
+    this.applyLimits({ capacity: this.ledger.capacity, refillRate, interval: this.ledger.interval }, plan.cause);
+  }
+
+  /** The time (scheduler clock) refill resumes after a pause from `adapt`, or -Infinity. */
+  get pausedUntil(): number {
+    return this.ledger.pausedUntil;
   }
 
   /** A fresh snapshot of the bucket's state and counters. */
@@ -359,8 +416,8 @@ export class TokenBucket implements TokenLimiter {
 
   private failWaitersAbove(capacity: number): void {
     for (const waiter of this.queue.toArray()) {
-      if (waiter.cost <= capacity) continue;
-      this.queue.remove(waiter);
+      // A waiter another one's failure withdrew meanwhile gets no second answer.
+      if (waiter.cost <= capacity || !this.queue.remove(waiter)) continue;
       waiter.failed(new RangeError(`cost ${waiter.cost} exceeds capacity ${capacity}`));
     }
   }

@@ -23,8 +23,15 @@ export interface LedgerLimits {
  */
 const SLACK = 1e-12;
 
-/** Waits are rounded up to a 1 µs grid so that float noise never yields 3.0000000000000004 ms. */
+/** Waits within float noise of a 1 µs grid land on it, so that noise never yields 3.0000000000000004 ms. */
 const STEPS_PER_MS = 1000;
+
+/**
+ * The float noise of a wait, as a fraction of the time to earn `amount + capacity` tokens:
+ * it grows with that time (a 3e9 ms wait computes as 3e9 + 2e-7) yet stays 50x below
+ * SLACK, so a wait snapped down to the grid is never short of what `tryTake` grants.
+ */
+const NOISE = 1e-14;
 
 export class TokenLedger implements LedgerLimits {
   capacity: number;
@@ -37,6 +44,8 @@ export class TokenLedger implements LedgerLimits {
   private tokens: number;
   private compensation = 0;
   private updatedAt: number;
+  /** Before this time nothing is granted (a server said "wait"); -Infinity when not paused. */
+  private resumeAt = Number.NEGATIVE_INFINITY;
 
   constructor(limits: LedgerLimits, initialTokens: number, now: number) {
     this.capacity = limits.capacity;
@@ -48,7 +57,10 @@ export class TokenLedger implements LedgerLimits {
     this.updatedAt = now;
   }
 
-  /** Tokens at `now`, without changing the ledger. May be a hair below zero after a tolerant grant. */
+  /**
+   * Tokens at `now`, without changing the ledger (during a pause: what has been earned, though
+   * none can be taken yet). May be a hair below zero after a tolerant grant.
+   */
   tokensAt(now: number): number {
     const elapsed = now - this.updatedAt;
     const current = this.tokens + this.compensation + (elapsed > 0 ? elapsed * this.tokensPerMs : 0);
@@ -72,6 +84,7 @@ export class TokenLedger implements LedgerLimits {
 
   /** Takes `cost` if it is covered at `now`; otherwise changes nothing. */
   tryTake(cost: number, now: number): boolean {
+    if (now < this.resumeAt) return false;
     if (now !== this.updatedAt) this.advance(now);
     const tokens = this.tokens;
     if (tokens + this.compensation + this.slack < cost) return false;
@@ -93,16 +106,28 @@ export class TokenLedger implements LedgerLimits {
   }
 
   /**
-   * Ms from `now` until the count reaches `amount`, rounded up to 1 µs. `amount` may
+   * Ms from `now` until the count reaches `amount`: exact, or on the 1 µs grid when within
+   * float noise of it, and at least 1 µs when not covered now. `amount` may
    * exceed capacity: that is the wait of the last of several queued values, which is
    * exact because the count never reaches capacity while values wait.
    */
   timeUntil(amount: number, now: number): number {
-    const deficit = amount - this.tokensAt(now);
-    if (deficit <= this.slack) return 0;
-    const wait = deficit / this.tokensPerMs;
-    // Round up to the grid, forgiving a few ulps of noise, so the wait is never short.
-    return Math.ceil(wait * STEPS_PER_MS - 1e-6) / STEPS_PER_MS;
+    const tokens = this.tokensAt(now);
+    // Covered by the very test tryTake makes, so that a 0 here is always granted.
+    const covered = tokens + this.slack >= amount;
+    const pause = this.resumeAt - now;
+    if (covered && pause <= 0) return 0;
+    const refillWait = covered ? 0 : (amount - tokens) / this.tokensPerMs;
+    const wait = refillWait > pause ? refillWait : pause;
+    // Not rounded up: a timer fires when the tokens are there, not later (a late grant of a
+    // full bucket's cost would lose the refill clamped away meanwhile, and every grant after
+    // it would slip). At least one step: a shorter wait may not move the clock (50 + 1e-15
+    // is 50), and a timer finding the deficit still there would be re-aimed there forever.
+    const steps = wait * STEPS_PER_MS;
+    const nearest = Math.round(steps);
+    const noise = ((amount + this.capacity) / this.tokensPerMs) * STEPS_PER_MS * NOISE;
+    if (Math.abs(steps - nearest) > noise) return steps >= 1 ? wait : 1 / STEPS_PER_MS;
+    return (nearest >= 1 ? nearest : 1) / STEPS_PER_MS;
   }
 
   /**
@@ -127,6 +152,26 @@ export class TokenLedger implements LedgerLimits {
     this.advance(now);
     this.tokens = Math.min(tokens, this.capacity);
     this.compensation = 0;
+  }
+
+  /**
+   * Grants nothing before `resumeAt`, and empties the bucket now (a debt is kept); refill goes
+   * on, so the bucket resumes with what the pause earned (at most capacity), as a server's
+   * budget does when its window resets. What a `Retry-After`, or a reported remaining budget
+   * of 0, asks for. A later, shorter pause does not cut an earlier one short.
+   */
+  pauseUntil(resumeAt: number, now: number): void {
+    this.advance(now);
+    if (this.tokens + this.compensation > 0) {
+      this.tokens = 0;
+      this.compensation = 0;
+    }
+    if (resumeAt > this.resumeAt) this.resumeAt = resumeAt;
+  }
+
+  /** The time refill resumes after a pause, or -Infinity. */
+  get pausedUntil(): number {
+    return this.resumeAt;
   }
 
   /** Neumaier's compensated addition: the rounding error of each step is kept, not lost. */
