@@ -1,12 +1,13 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts' },
+  // The Redis bucket has its own entry point, so browser bundles of the core never see it.
+  entry: { index: 'src/index.ts', 'redis/index': 'src/redis/index.ts' },
   format: ['esm', 'cjs'],
   dts: true,
   clean: true,
   sourcemap: true,
   target: 'es2022',
-  // rxjs is a peer: never bundle it (nor its internal entry points).
-  external: [/^rxjs(\/.*)?$/],
+  // Peers are never bundled: rxjs (and its internal entry points), ioredis.
+  external: [/^rxjs(\/.*)?$/, 'ioredis'],
 });

@@ -1,0 +1,94 @@
+import type { TokenBucketEvent } from '../scheduler/TokenBucket';
+import type { RedisStoreError } from './errors';
+import type { StoreErrorPolicy } from './options';
+
+/** A snapshot of a Redis bucket as this process sees it, taken when `stats()` is called. */
+export interface RedisTokenBucketStats {
+  readonly capacity: number;
+  readonly refillRate: number;
+  readonly interval: number;
+  /** Tokens now, estimated from the last state Redis reported (other processes spend too). */
+  readonly available: number;
+  /** Values of this process waiting (asked of Redis or not yet), and their total cost. */
+  readonly queued: number;
+  readonly queuedCost: number;
+  /** Redis calls for values awaiting an answer. */
+  readonly inFlight: number;
+  /** Values holding a reservation, waiting for its time. */
+  readonly reserved: number;
+  /** Grants since creation (from every source), and their total cost. */
+  readonly granted: number;
+  readonly grantedCost: number;
+  /** Of those, granted unlimited because Redis failed (`'fail-open'`), or by the local share (`'local'`). */
+  readonly failOpenGrants: number;
+  readonly localGrants: number;
+  /** Values discarded or refused by operators, as with `TokenBucket`. */
+  readonly dropped: number;
+  readonly rejected: number;
+  /** Waiters withdrawn before their grant. */
+  readonly cancelled: number;
+  /**
+   * Tokens reserved for values that left (or timed out) and given back, and those that could
+   * not be: taken with no wait, or with later reservations behind them (see `RefundedEvent`).
+   */
+  readonly refundedCost: number;
+  readonly forfeitedCost: number;
+  /** Failed Redis calls (errors and timeouts), and of those the timeouts. */
+  readonly storeErrors: number;
+  readonly timeouts: number;
+  /** Whether Redis is currently treated as failing (values go to `onStoreError`, one probe at a time). */
+  readonly degraded: boolean;
+  /** Whether a grant timer is scheduled (at most one, for the head of the queue). */
+  readonly timerScheduled: boolean;
+}
+
+/** Where a grant came from. */
+export type GrantSource = 'store' | 'fail-open' | 'local';
+
+/** `granted`, with where the tokens came from and, for Redis grants, the instant on the server's clock. */
+export interface RedisGrantedEvent {
+  readonly type: 'granted';
+  readonly time: number;
+  readonly cost: number;
+  readonly waited: number;
+  readonly available: number;
+  readonly source: GrantSource;
+  /** Epoch ms on the store's clock at which the reservation fell due; undefined unless from Redis. */
+  readonly storeTime: number | undefined;
+}
+
+/** A Redis call failed or timed out; `policy` says what became of its value. */
+export interface StoreErrorEvent {
+  readonly type: 'store-error';
+  readonly time: number;
+  readonly error: RedisStoreError;
+  readonly policy: StoreErrorPolicy;
+}
+
+/** Redis answered again after an outage. */
+export interface StoreRecoveredEvent {
+  readonly type: 'store-recovered';
+  readonly time: number;
+  /** Ms since the first error of the outage. */
+  readonly downFor: number;
+}
+
+/**
+ * Reservations of values that left were sent back. Only the latest reservations of the
+ * shared state can be returned: one with later reservations (of any process) behind it is
+ * forfeited, since returning it would let a newcomer be granted beside them, beyond the burst.
+ */
+export interface RefundedEvent {
+  readonly type: 'refunded';
+  readonly time: number;
+  readonly returned: number;
+  readonly forfeited: number;
+}
+
+/** What `events$` reports: `TokenBucket`'s events plus the store's. `time` is the scheduler's `now()`. */
+export type RedisTokenBucketEvent =
+  | Exclude<TokenBucketEvent, { type: 'granted' }>
+  | RedisGrantedEvent
+  | StoreErrorEvent
+  | StoreRecoveredEvent
+  | RefundedEvent;

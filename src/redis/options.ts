@@ -1,0 +1,148 @@
+import type { SchedulerLike } from 'rxjs';
+import { checkChoice, checkKnownKeys, checkNumberOption, describe } from '../scheduler/validation';
+import type { RedisClient } from './scripts';
+
+/**
+ * What a value does when Redis cannot answer (unreachable, slower than `timeout`, or
+ * refusing the script):
+ * - `'fail-closed'`: the value's stream errors with a `RedisStoreError`. Nothing passes
+ *   that Redis did not grant.
+ * - `'fail-open'`: the value is granted at once, unlimited, and counted (`stats().failOpenGrants`).
+ * - `'local'`: the value is granted by an in-memory `TokenBucket` holding `localShare` of
+ *   the limit, until Redis answers again.
+ */
+export type StoreErrorPolicy = 'fail-closed' | 'fail-open' | 'local';
+
+/** Whose clock the script refills by: the Redis server's `TIME`, or each client's wall clock. */
+export type StoreClock = 'server' | 'client';
+
+export interface RedisTokenBucketOptions {
+  /** The user's ioredis client (`Redis` or `Cluster`). The bucket never connects, quits or reconnects it. Required. */
+  redis: RedisClient;
+  /** Names the shared limit: every bucket with the same `key` (and `keyPrefix`) shares one state. Non-empty. Required. */
+  key: string;
+  /** Burst size: the most tokens the bucket holds. Finite, > 0. Required. */
+  capacity: number;
+  /** Tokens added per `interval` ms. Finite, > 0. Required. */
+  refillRate: number;
+  /** The period of `refillRate`, in ms. Finite, > 0. Default `1000` (so `refillRate` is per second). */
+  interval?: number;
+  /**
+   * Prefix of the Redis key, which is `${keyPrefix}{${key}}`: the braces make `key` the
+   * hash tag, so a cluster keeps the state on one node. Default `'rtb:'`.
+   */
+  keyPrefix?: string;
+  /**
+   * `'server'` (default): the script reads Redis's `TIME`, so processes never trust each
+   * other's clocks. `'client'`: each call passes the caller's wall clock (`Date.now()`),
+   * for servers that refuse `TIME` in scripts; clocks that disagree cost throughput, never
+   * the limit (the stored time never moves backwards).
+   */
+  clock?: StoreClock;
+  /** What a value does when Redis cannot answer. Default `'fail-closed'`. See {@link StoreErrorPolicy}. */
+  onStoreError?: StoreErrorPolicy;
+  /**
+   * `onStoreError: 'local'` only: the share of `capacity` and `refillRate` this process
+   * may use on its own while Redis is down, in (0, 1]. Default `1` (the whole limit for
+   * each process: with N processes, set `1 / N` to stay within the limit).
+   */
+  localShare?: number;
+  /** Ms to wait for each Redis call before treating Redis as failing. Finite, > 0. Default `1000`. */
+  timeout?: number;
+  /**
+   * Ms between attempts to reach Redis again while it is failing: one value is sent as a
+   * probe at most this often, the others go straight to `onStoreError`. Finite, >= 0. Default `1000`.
+   */
+  probeInterval?: number;
+  /**
+   * Most values of this bucket asked of Redis and not yet granted: calls in flight plus
+   * reservations waiting for their time. Bounds how far ahead one process reserves.
+   * An integer >= 1. Default `64`.
+   */
+  maxInFlight?: number;
+  /**
+   * This process's clock and timers (for waiting out reservations and timeouts). Default:
+   * `performance.now()` with `asyncScheduler` timers.
+   */
+  scheduler?: SchedulerLike;
+}
+
+export interface CheckedOptions {
+  readonly redis: RedisClient;
+  readonly key: string;
+  readonly capacity: number;
+  readonly refillRate: number;
+  readonly interval: number;
+  readonly clock: StoreClock;
+  readonly onStoreError: StoreErrorPolicy;
+  readonly localShare: number;
+  readonly timeout: number;
+  readonly probeInterval: number;
+  readonly maxInFlight: number;
+}
+
+const OWNER = 'RedisTokenBucket';
+const OPTION_KEYS = [
+  'redis',
+  'key',
+  'capacity',
+  'refillRate',
+  'interval',
+  'keyPrefix',
+  'clock',
+  'onStoreError',
+  'localShare',
+  'timeout',
+  'probeInterval',
+  'maxInFlight',
+  'scheduler',
+] as const;
+
+/** Validates the options once; every error names the option and the value. */
+export function checkRedisOptions(options: RedisTokenBucketOptions): CheckedOptions {
+  checkKnownKeys(OWNER, options, OPTION_KEYS);
+  const { redis } = options;
+  if (typeof redis !== 'object' || redis === null || typeof redis.evalsha !== 'function' || typeof redis.eval !== 'function') {
+    throw new TypeError(`${OWNER} option "redis" must be an ioredis client (Redis or Cluster), got ${describe(redis)}`);
+  }
+  if (typeof options.key !== 'string' || options.key === '') {
+    throw new TypeError(`${OWNER} option "key" must be a non-empty string, got ${describe(options.key)}`);
+  }
+  const keyPrefix = options.keyPrefix ?? 'rtb:';
+  if (typeof keyPrefix !== 'string') {
+    throw new TypeError(`${OWNER} option "keyPrefix" must be a string, got ${describe(keyPrefix)}`);
+  }
+  const capacity = checkNumberOption(OWNER, 'capacity', options.capacity, 'positive');
+  const refillRate = checkNumberOption(OWNER, 'refillRate', options.refillRate, 'positive');
+  const interval = checkNumberOption(OWNER, 'interval', options.interval ?? 1000, 'positive');
+  const clock = checkChoice(OWNER, 'clock', options.clock ?? 'server', ['server', 'client'] as const);
+  const onStoreError = checkChoice(OWNER, 'onStoreError', options.onStoreError ?? 'fail-closed', ['fail-closed', 'fail-open', 'local'] as const);
+  const localShare = checkNumberOption(OWNER, 'localShare', options.localShare ?? 1, 'positive');
+  if (localShare > 1) throw new RangeError(`${OWNER} option "localShare" must be in (0, 1], got ${localShare}`);
+  if (options.localShare !== undefined && onStoreError !== 'local') {
+    throw new TypeError(`${OWNER} option "localShare" applies to onStoreError "local", not ${describe(onStoreError)}`);
+  }
+  const timeout = checkNumberOption(OWNER, 'timeout', options.timeout ?? 1000, 'positive');
+  const probeInterval = checkNumberOption(OWNER, 'probeInterval', options.probeInterval ?? 1000, 'non-negative');
+  const maxInFlight = checkNumberOption(OWNER, 'maxInFlight', options.maxInFlight ?? 64, 'positive');
+  if (!Number.isInteger(maxInFlight)) {
+    throw new RangeError(`${OWNER} option "maxInFlight" must be an integer >= 1, got ${maxInFlight}`);
+  }
+  const scheduler = options.scheduler;
+  if (scheduler !== undefined && (typeof scheduler?.now !== 'function' || typeof scheduler?.schedule !== 'function')) {
+    throw new TypeError(`${OWNER} option "scheduler" must be a SchedulerLike with now() and schedule()`);
+  }
+  return {
+    redis,
+    key: `${keyPrefix}{${options.key}}`,
+    capacity,
+    refillRate,
+    interval,
+    clock,
+    onStoreError,
+    localShare,
+    timeout,
+    probeInterval,
+    maxInFlight,
+  };
+}
