@@ -196,12 +196,13 @@ class ThrottledStream<T> {
         return;
       }
     }
-    if (this.waitingCount >= this.settings.maxQueue) {
-      this.refuse(value, cost, 'max-queue', this.limiter.timeUntil(cost));
-      return;
-    }
     if (this.waitingCount === 0 && this.limiter.takeNow(cost)) {
       this.subscriber.next(value);
+      return;
+    }
+    // Only a value that would wait counts against maxQueue (maxQueue 0: "now or never").
+    if (this.waitingCount >= this.settings.maxQueue) {
+      this.refuse(value, cost, 'max-queue', this.limiter.timeUntil(cost));
       return;
     }
     const pending = new PendingValue(value, cost, this);
@@ -240,15 +241,21 @@ class ThrottledStream<T> {
   }
 
   withdrawAll(): void {
-    let pending = this.firstWaiting;
+    const first = this.firstWaiting;
     this.firstWaiting = this.lastWaiting = null;
     this.waitingCount = 0;
+    if (first === null) return;
+    // The first (the only one that can be the head) goes last: withdrawing the head lets the
+    // limiter grant the next waiter, and that must not be one of ours, taking tokens for nothing.
+    let pending = first.laterInStream;
+    first.laterInStream = null;
     while (pending !== null) {
       this.limiter.cancel(pending);
-      const later = pending.laterInStream;
+      const later: PendingValue<T> | null = pending.laterInStream;
       pending.laterInStream = null;
       pending = later;
     }
+    this.limiter.cancel(first);
   }
 
   private refuse(value: T, cost: number, reason: RefusalReason, retryAfter: number): void {

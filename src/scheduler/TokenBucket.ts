@@ -361,14 +361,21 @@ export class TokenBucket implements TokenLimiter {
 
   // ---- the queue's machinery ----
 
-  /** Grants every head that is covered now, then aims the timer at the next head. */
-  private drain(): void {
+  /**
+   * Grants every head that is covered now, then aims the timer at the next head. `dueAt`:
+   * when the timer that called it was due. A late timer's first grant is booked at that
+   * instant — the emission is late, but what follows is not pushed back by the lateness,
+   * so timer jitter does not add up into a slower rate (in virtual time timers are never late).
+   */
+  private drain(dueAt = Number.NaN): void {
     if (this.draining) return; // a grant's subscriber re-entered; the running loop continues
     this.draining = true;
     try {
       for (let head = this.queue.head; head !== null; head = this.queue.head) {
         const now = this.scheduler.now();
-        if (!this.ledger.tryTake(head.cost, now)) break;
+        const bookAt = dueAt < now && dueAt >= this.ledger.lastUpdate ? dueAt : now;
+        dueAt = Number.NaN;
+        if (!this.ledger.tryTake(head.cost, bookAt)) break;
         this.queue.remove(head);
         this.noteGrant(head.cost, now - head.queuedAt, now);
         head.granted(); // may re-enter: enqueue, cancel, configure
@@ -404,7 +411,7 @@ export class TokenBucket implements TokenLimiter {
 
   private readonly onTimer = (): void => {
     this.timer = null;
-    this.drain();
+    this.drain(this.timerDue);
   };
 
   private clearTimer(): void {

@@ -82,6 +82,11 @@ export class TokenLedger implements LedgerLimits {
     }
   }
 
+  /** The time of the last update: refill is counted from here. */
+  get lastUpdate(): number {
+    return this.updatedAt;
+  }
+
   /** Takes `cost` if it is covered at `now`; otherwise changes nothing. */
   tryTake(cost: number, now: number): boolean {
     if (now < this.resumeAt) return false;
