@@ -174,20 +174,22 @@ class ThrottledStream<T> {
   private firstWaiting: PendingValue<T> | null = null;
   private lastWaiting: PendingValue<T> | null = null;
   private waitingCount = 0;
+  /** The cost when it is a constant (validated when the operator was created), else NaN. */
+  private readonly constantCost: number;
 
   constructor(
     private readonly subscriber: Subscriber<T>,
     private readonly limiter: TokenLimiter,
     private readonly settings: Settings<T>,
-  ) {}
+  ) {
+    this.constantCost = typeof settings.costOf === 'number' ? settings.costOf : Number.NaN;
+  }
 
   arrive(value: T): void {
     if (this.subscriber.closed) return; // a synchronous source may push after we errored
-    const { costOf } = this.settings;
-    let cost: number;
-    if (typeof costOf === 'number' && costOf <= this.limiter.capacity) {
-      cost = costOf; // validated once, when the operator was created
-    } else {
+    let cost = this.constantCost; // NaN for a cost function
+    if (!(cost <= this.limiter.capacity)) {
+      const { costOf } = this.settings;
       try {
         cost = typeof costOf === 'number' ? costOf : costOf(value, this.index++);
         checkCostWithin(cost, this.limiter.capacity);

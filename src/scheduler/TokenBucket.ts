@@ -1,6 +1,6 @@
 import { Observable, Subject, type SchedulerLike, type Subscription } from 'rxjs';
 import type { RefusalReason } from '../errors';
-import { monotonicScheduler } from './monotonicScheduler';
+import { monotonicNow, monotonicScheduler } from './monotonicScheduler';
 import type { Refusal, TokenLimiter } from './TokenLimiter';
 import { TokenLedger, type LedgerLimits } from './TokenLedger';
 import { planAdaptation, type RateLimitFeedback } from './adaptation';
@@ -136,7 +136,7 @@ export class TokenBucket implements TokenLimiter {
     const checked = checkBucketOptions(options);
     this.scheduler = options.scheduler ?? monotonicScheduler;
     const scheduler = this.scheduler;
-    this.clock = scheduler === monotonicScheduler ? monotonicScheduler.now : () => scheduler.now();
+    this.clock = scheduler === monotonicScheduler ? monotonicNow : () => scheduler.now();
     this.ledger = new TokenLedger(checked, checked.initialTokens, this.scheduler.now());
   }
 
@@ -277,7 +277,7 @@ export class TokenBucket implements TokenLimiter {
   // ---- the operator protocol (TokenLimiter) ----
 
   takeNow(cost: number): boolean {
-    if (this.queue.size > 0) return false;
+    if (this.queue.head !== null) return false;
     const now = this.clock();
     if (!this.ledger.tryTake(cost, now)) return false;
     this.noteGrant(cost, 0, now);

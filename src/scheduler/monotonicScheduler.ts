@@ -19,7 +19,8 @@ const invalidate = (): void => {
   readsLeft = 0;
 };
 
-function monotonicNow(): number {
+/** The default clock: `performance.now()`, sampled as described above; virtual inside `TestScheduler.run()`. */
+export function monotonicNow(): number {
   if (performanceTimestampProvider.delegate !== undefined) return performanceTimestampProvider.delegate.now(); // virtual time
   if (readsLeft > 0) {
     readsLeft--;
