@@ -7,7 +7,9 @@ export type RefusalReason =
   /** The value's predicted wait exceeded `maxWait`. */
   | 'max-wait'
   /** `adaptiveThrottle`: the server throttled the value more than `retry` times. */
-  | 'retry-limit';
+  | 'retry-limit'
+  /** `perKey`: `maxKeys` keys were already held and a value of a new key arrived. */
+  | 'max-keys';
 
 /**
  * The error a rate-limited stream fails with under `strategy: 'error'` (or a bound with

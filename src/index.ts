@@ -27,3 +27,11 @@ export type {
   FetchHeadersLike,
   HeaderValue,
 } from './http/parseRateLimitHeaders';
+export { perKey } from './operators/perKey';
+export type { PerKeyConfig } from './operators/perKey';
+export { KeyedBuckets, DEFAULT_MAX_KEYS } from './scheduler/KeyedBuckets';
+export type { KeyedBucketsOptions } from './scheduler/KeyedBuckets';
+export type { KeyedBucketsStats, KeyStats, KeyedBucketsEvent } from './scheduler/KeyedBucketsStats';
+export { Admission } from './scheduler/KeyedLimiter';
+export type { KeyedLimiter, KeyedWaiter, KeyedRefusal, KeyedRefusalReason } from './scheduler/KeyedLimiter';
+export type { BucketFor, KeyLimits, KeyLimitsPatch, KeyRule, KeyRules } from './scheduler/KeyLimitTable';

@@ -2,11 +2,11 @@ import { Observable, type MonoTypeOperatorFunction, type Subscriber } from 'rxjs
 import { RateLimitExceededError, type RefusalReason } from '../errors';
 import { checkBucketOptions, TokenBucket, type TokenBucketOptions } from '../scheduler/TokenBucket';
 import type { TokenLimiter } from '../scheduler/TokenLimiter';
-import { checkChoice, checkCostWithin, checkKnownKeys, checkNumberOption, describe } from '../scheduler/validation';
+import { checkCostWithin, checkKnownKeys } from '../scheduler/validation';
+import { checkRefusalSettings, type Cost, type RefusalSettings } from './refusalSettings';
 import type { Waiter } from '../scheduler/WaitQueue';
 
-/** The cost of a value in tokens: a constant, or computed from the value and its index. */
-export type Cost<T> = number | ((value: T, index: number) => number);
+export type { Cost };
 
 export interface ThrottleByTokensConfig<T> {
   /** Tokens each value takes. Default `1`. A function that throws errors the stream with its error. */
@@ -35,17 +35,7 @@ export type ThrottleStrategy = 'delay' | 'drop' | 'error';
 const CONFIG_KEYS = ['cost', 'strategy', 'maxQueue', 'maxWait', 'overflow', 'onDrop'] as const;
 
 /** Options checked once, when the operator is created. */
-interface Settings<T> {
-  readonly costOf: Cost<T>;
-  /** `maxWait` handed to the limiter: 0 for drop/error ("now or never"). */
-  readonly maxWait: number;
-  readonly maxQueue: number;
-  /** What a refusal becomes. */
-  readonly refusalOutcome: 'dropped' | 'rejected';
-  /** Why a value the limiter refused was refused. */
-  readonly refusalReason: RefusalReason;
-  readonly onDrop: ((value: T, reason: RefusalReason) => void) | undefined;
-}
+type Settings<T> = RefusalSettings<T, (value: T, reason: RefusalReason) => void>;
 
 /**
  * Lets each value through when a token bucket can pay its cost: delays it until then
@@ -119,27 +109,7 @@ export function isLimiter(candidate: unknown): candidate is TokenLimiter {
 
 function checkConfig<T>(config: ThrottleByTokensConfig<T>): Settings<T> {
   checkKnownKeys('throttleByTokens', config, CONFIG_KEYS);
-  const costOf = config.cost ?? 1;
-  if (typeof costOf !== 'function') checkCostWithin(costOf, Infinity);
-  const strategy = checkChoice('throttleByTokens', 'strategy', config.strategy ?? 'delay', ['delay', 'drop', 'error'] as const);
-  const overflow = checkChoice('throttleByTokens', 'overflow', config.overflow ?? 'error', ['drop', 'error'] as const);
-  const maxQueue = checkNumberOption('throttleByTokens', 'maxQueue', config.maxQueue ?? Infinity, 'non-negative', true);
-  const maxWait = checkNumberOption('throttleByTokens', 'maxWait', config.maxWait ?? Infinity, 'non-negative', true);
-  if (strategy !== 'delay' && (config.maxQueue !== undefined || config.maxWait !== undefined || config.overflow !== undefined)) {
-    throw new TypeError(`throttleByTokens options "maxQueue", "maxWait" and "overflow" apply to strategy "delay", not ${describe(strategy)}`);
-  }
-  if (config.onDrop !== undefined && typeof config.onDrop !== 'function') {
-    throw new TypeError(`throttleByTokens option "onDrop" must be a function, got ${describe(config.onDrop)}`);
-  }
-  const dropping = strategy === 'drop' || (strategy === 'delay' && overflow === 'drop');
-  return {
-    costOf,
-    maxWait: strategy === 'delay' ? maxWait : 0,
-    maxQueue,
-    refusalOutcome: dropping ? 'dropped' : 'rejected',
-    refusalReason: strategy === 'delay' ? 'max-wait' : 'no-tokens',
-    onDrop: config.onDrop,
-  };
+  return checkRefusalSettings('throttleByTokens', config);
 }
 
 /** A value waiting for its tokens: the queue entry and the value in one object. */

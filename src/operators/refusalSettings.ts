@@ -1,0 +1,53 @@
+import type { RefusalReason } from '../errors';
+import { checkChoice, checkCostWithin, checkNumberOption, describe } from '../scheduler/validation';
+
+/** The cost of a value in tokens: a constant, or computed from the value and its index. */
+export type Cost<T> = number | ((value: T, index: number) => number);
+
+/** The options `throttleByTokens` and `perKey` share, as the user wrote them. */
+interface RefusalConfig<T, OnDrop> {
+  cost?: Cost<T>;
+  strategy?: 'delay' | 'drop' | 'error';
+  maxQueue?: number;
+  maxWait?: number;
+  overflow?: 'drop' | 'error';
+  onDrop?: OnDrop;
+}
+
+/** What those options come to, checked once when the operator is created. */
+export interface RefusalSettings<T, OnDrop> {
+  readonly costOf: Cost<T>;
+  /** `maxWait` handed to the limiter: 0 for drop/error ("now or never"). */
+  readonly maxWait: number;
+  readonly maxQueue: number;
+  /** What a refusal becomes. */
+  readonly refusalOutcome: 'dropped' | 'rejected';
+  /** Why a value the limiter refused was refused: its wait (delay) or no tokens now (drop/error). */
+  readonly refusalReason: RefusalReason;
+  readonly onDrop: OnDrop | undefined;
+}
+
+/** Checks the shared options; errors name the operator (`owner`) and the option. */
+export function checkRefusalSettings<T, OnDrop>(owner: string, config: RefusalConfig<T, OnDrop>): RefusalSettings<T, OnDrop> {
+  const costOf = config.cost ?? 1;
+  if (typeof costOf !== 'function') checkCostWithin(costOf, Infinity);
+  const strategy = checkChoice(owner, 'strategy', config.strategy ?? 'delay', ['delay', 'drop', 'error'] as const);
+  const overflow = checkChoice(owner, 'overflow', config.overflow ?? 'error', ['drop', 'error'] as const);
+  const maxQueue = checkNumberOption(owner, 'maxQueue', config.maxQueue ?? Infinity, 'non-negative', true);
+  const maxWait = checkNumberOption(owner, 'maxWait', config.maxWait ?? Infinity, 'non-negative', true);
+  if (strategy !== 'delay' && (config.maxQueue !== undefined || config.maxWait !== undefined || config.overflow !== undefined)) {
+    throw new TypeError(`${owner} options "maxQueue", "maxWait" and "overflow" apply to strategy "delay", not ${describe(strategy)}`);
+  }
+  if (config.onDrop !== undefined && typeof config.onDrop !== 'function') {
+    throw new TypeError(`${owner} option "onDrop" must be a function, got ${describe(config.onDrop)}`);
+  }
+  const dropping = strategy === 'drop' || (strategy === 'delay' && overflow === 'drop');
+  return {
+    costOf,
+    maxWait: strategy === 'delay' ? maxWait : 0,
+    maxQueue,
+    refusalOutcome: dropping ? 'dropped' : 'rejected',
+    refusalReason: strategy === 'delay' ? 'max-wait' : 'no-tokens',
+    onDrop: config.onDrop,
+  };
+}
