@@ -36,7 +36,7 @@ export class SingleTimer {
   }
 
   private readonly onFire = (): void => {
-    this.action = null;
+    this.clear(); // released before the next is aimed, so one real timer at most (see TokenBucket)
     this.fire();
   };
 }

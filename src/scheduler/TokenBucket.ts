@@ -410,7 +410,9 @@ export class TokenBucket implements TokenLimiter {
   }
 
   private readonly onTimer = (): void => {
-    this.timer = null;
+    // Released before drain() aims the next one: asyncScheduler keeps a fired action's
+    // interval until its callback returns, so two real timers would briefly coexist.
+    this.clearTimer();
     this.drain(this.timerDue);
   };
 

@@ -11,6 +11,9 @@ import { performanceTimestampProvider } from 'rxjs/internal/scheduler/performanc
  */
 const READS_PER_CLOCK_SAMPLE = 64;
 
+/** Held in a local binding: an imported binding may be read through a getter on every call. */
+const timestampProvider = performanceTimestampProvider;
+
 let sampled = Number.NaN;
 let readsLeft = 0;
 let invalidationQueued = false;
@@ -21,7 +24,8 @@ const invalidate = (): void => {
 
 /** The default clock: `performance.now()`, sampled as described above; virtual inside `TestScheduler.run()`. */
 export function monotonicNow(): number {
-  if (performanceTimestampProvider.delegate !== undefined) return performanceTimestampProvider.delegate.now(); // virtual time
+  const virtualClock = timestampProvider.delegate;
+  if (virtualClock !== undefined) return virtualClock.now(); // inside TestScheduler.run()
   if (readsLeft > 0) {
     readsLeft--;
     return sampled;
