@@ -1,6 +1,7 @@
 import { from, Observable, type ObservableInput, type OperatorFunction, type Subscriber, type Subscription } from 'rxjs';
 import { RateLimitExceededError } from '../errors';
 import { parseRateLimitHeaders, type HeadersLike } from '../http/parseRateLimitHeaders';
+import { wallClockNow } from '../http/wallClock';
 import type { RateLimitFeedback } from '../scheduler/adaptation';
 import { checkBucketOptions, TokenBucket, type AdaptOptions, type TokenBucketOptions } from '../scheduler/TokenBucket';
 import type { TokenLimiter } from '../scheduler/TokenLimiter';
@@ -181,11 +182,6 @@ function checkConfig<T, R>(config: AdaptiveThrottleConfig<T, R>): Settings<T, R>
     maxQueue: checkNumberOption(owner, 'maxQueue', config.maxQueue ?? Infinity, 'non-negative', true),
     wallClock: config.wallClock ?? wallClockNow,
   };
-}
-
-function wallClockNow(): number {
-  // Wall-clock time only to read epoch and HTTP-date resets in headers; never for timing.
-  return Date.now();
 }
 
 function headersOf(carrier: unknown): FeedbackSource {
