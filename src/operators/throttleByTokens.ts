@@ -121,11 +121,15 @@ class PendingValue<T> implements Waiter {
   laterInStream: PendingValue<T> | null = null;
   /** Set while `acquire` runs, so a synchronous answer is handled without queueing. */
   asking = true;
+  /** Why a refusal of this value is reported; the strategy's unless it was asked past `maxQueue`. */
+  refusalReason: RefusalReason;
   constructor(
     readonly value: T,
     readonly cost: number,
     private readonly stream: ThrottledStream<T>,
-  ) {}
+  ) {
+    this.refusalReason = stream.refusalReason;
+  }
   granted(): void {
     this.stream.granted(this);
   }
@@ -146,6 +150,8 @@ class ThrottledStream<T> {
   private waitingCount = 0;
   /** The cost when it is a constant (validated when the operator was created), else NaN. */
   private readonly constantCost: number;
+  /** Why a value the limiter refuses is refused, by the strategy. */
+  readonly refusalReason: RefusalReason;
 
   constructor(
     private readonly subscriber: Subscriber<T>,
@@ -153,6 +159,7 @@ class ThrottledStream<T> {
     private readonly settings: Settings<T>,
   ) {
     this.constantCost = typeof settings.costOf === 'number' ? settings.costOf : Number.NaN;
+    this.refusalReason = settings.refusalReason;
   }
 
   arrive(value: T): void {
@@ -172,13 +179,21 @@ class ThrottledStream<T> {
       this.subscriber.next(value);
       return;
     }
+    let maxWait = this.settings.maxWait;
+    const pending = new PendingValue(value, cost, this);
     // Only a value that would wait counts against maxQueue (maxQueue 0: "now or never").
     if (this.waitingCount >= this.settings.maxQueue) {
-      this.refuse(value, cost, 'max-queue', this.limiter.timeUntil(cost));
-      return;
+      const retryAfter = this.limiter.timeUntil(cost);
+      // A store that cannot grant synchronously (Redis) always says no to takeNow; when its
+      // estimate says the tokens may be there, it is asked "now or never" rather than refused unasked.
+      if (this.waitingCount > 0 || retryAfter > 0) {
+        this.refuse(value, cost, 'max-queue', retryAfter);
+        return;
+      }
+      maxWait = 0;
+      pending.refusalReason = 'max-queue';
     }
-    const pending = new PendingValue(value, cost, this);
-    this.limiter.acquire(pending, this.settings.maxWait);
+    this.limiter.acquire(pending, maxWait);
     if (!pending.asking) return; // answered synchronously
     pending.asking = false;
     if (this.lastWaiting === null) this.firstWaiting = pending;
@@ -197,7 +212,7 @@ class ThrottledStream<T> {
   refused(pending: PendingValue<T>, retryAfter: number): void {
     if (pending.asking) pending.asking = false;
     else this.unlink(pending);
-    this.refuse(pending.value, pending.cost, this.settings.refusalReason, retryAfter);
+    this.refuse(pending.value, pending.cost, pending.refusalReason, retryAfter);
     if (this.sourceDone && this.waitingCount === 0) this.subscriber.complete();
   }
 

@@ -120,6 +120,9 @@ export abstract class KeyedBucketsEngine<K> implements KeyedLimiter<K>, GateClie
         return this.grantedAtOnce(entry, cost, now);
       }
     }
+    // "Now or never" (maxWait 0) on a remote store is the store's call: it cannot answer
+    // takeNow synchronously, so the value is asked of it with maxWait 0 rather than refused unasked.
+    if (maxWait === 0 && entry.limiter !== null && gate === null && queued === 0 && maxQueue > 0) return Admission.Wait;
     if (queued >= maxQueue || maxWait !== Infinity) {
       const wait = this.predictWait(entry, cost, now);
       const verdict = queued >= maxQueue ? Admission.MaxQueue : maxWait === 0 || wait > maxWait ? Admission.TooLong : Admission.Wait;

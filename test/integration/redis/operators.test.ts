@@ -51,6 +51,51 @@ describeWithRedis('other operators with a RedisTokenBucket', (redis) => {
     expect(emitted.filter(([value]) => value[0] === 'a').map(([value]) => value)).toEqual(['a0', 'a1', 'a2']);
   });
 
+  it('"now or never" asks Redis instead of refusing unasked: throttleByTokens maxQueue 0, perKey strategy drop', async () => {
+    const slow = { redis: client, capacity: 2, refillRate: 1, interval: 60_000 };
+    // maxQueue 0: the first value goes to Redis (the local estimate says the tokens are there)
+    // and is granted; the others arrive while it is in flight and are refused at once.
+    const shared = new RedisTokenBucket({ ...slow, key: redis.uniqueKey('now-or-never') });
+    const refused: string[] = [];
+    const passed = await lastValueFrom(
+      from(['a', 'b', 'c']).pipe(
+        throttleByTokens(shared, { maxQueue: 0, overflow: 'drop', onDrop: (value, reason) => refused.push(`${value}:${reason}`) }),
+        toArray(),
+      ),
+    );
+    expect(passed).toEqual(['a']);
+    expect(refused).toEqual(['b:max-queue', 'c:max-queue']);
+    // Once the bucket is empty in Redis, Redis refuses: reason max-queue, nothing taken.
+    await lastValueFrom(shared.take(1));
+    const later: string[] = [];
+    const none = await lastValueFrom(
+      of('d').pipe(throttleByTokens(shared, { maxQueue: 0, overflow: 'drop', onDrop: (value, reason) => later.push(`${value}:${reason}`) }), toArray()),
+    );
+    expect(none).toEqual([]);
+    expect(later).toEqual(['d:max-queue']);
+
+    // perKey, strategy 'drop', a Redis bucket per key: each key's first two pass, the third is dropped.
+    const prefix = redis.uniqueKey('drop-per-key');
+    const dropped: string[] = [];
+    const kept: string[] = [];
+    for (const value of ['a0', 'b0', 'a1', 'b1', 'a2']) {
+      // One at a time, so each is answered by Redis before the next asks.
+      kept.push(
+        ...(await lastValueFrom(
+          of(value).pipe(
+            perKey((v: string) => v[0]!, (user: string) => new RedisTokenBucket({ ...slow, key: `${prefix}:${user}` }), {
+              strategy: 'drop',
+              onDrop: (v, reason, key) => dropped.push(`${v}:${reason}:${key}`),
+            }),
+            toArray(),
+          ),
+        )),
+      );
+    }
+    expect(kept).toEqual(['a0', 'b0', 'a1', 'b1']);
+    expect(dropped).toEqual(['a2:no-tokens:a']);
+  });
+
   it("adaptiveThrottle: a Retry-After pauses every process sharing the key, and applies once", async () => {
     const key = redis.uniqueKey('adaptive');
     const options = { redis: client, key, capacity: 5, refillRate: 100 };
