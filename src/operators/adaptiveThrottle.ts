@@ -9,6 +9,7 @@ import { checkCostWithin, checkKnownKeys, checkNumberOption, describe } from '..
 import type { Waiter } from '../scheduler/WaitQueue';
 import { AimdRateSearch } from '../scheduler/aimd';
 import { isLimiter, type Cost } from './throttleByTokens';
+import { SourceObserver } from './SourceObserver';
 
 /** A bucket `adaptiveThrottle` can retune: a `TokenBucket`, or any limiter with the same two methods. */
 export interface AdaptableLimiter extends TokenLimiter {
@@ -118,13 +119,9 @@ export function adaptiveThrottle<T, R>(
     new Observable<R>((subscriber) => {
       const bucket = shared ?? new TokenBucket(config.bucket as TokenBucketOptions);
       const flow = new AdaptiveFlow(subscriber, request, bucket, settings);
-      const subscription = source.subscribe({
-        next: (value) => flow.arrive(value),
-        error: (error: unknown) => flow.fail(error),
-        complete: () => flow.sourceCompleted(),
-      });
+      source.subscribe(flow);
       return () => {
-        subscription.unsubscribe();
+        flow.unsubscribe();
         flow.teardown();
       };
     });
@@ -251,7 +248,7 @@ class Attempt<T> implements Waiter {
 }
 
 /** One subscription's state. */
-class AdaptiveFlow<T, R> implements AttemptOwner<T> {
+class AdaptiveFlow<T, R> extends SourceObserver<T> implements AttemptOwner<T> {
   private index = 0;
   private sourceDone = false;
   /** Values not yet asked for tokens, and throttled ones waiting for another try (served first). */
@@ -273,6 +270,7 @@ class AdaptiveFlow<T, R> implements AttemptOwner<T> {
     private readonly bucket: AdaptableLimiter,
     private readonly settings: Settings<T, R>,
   ) {
+    super();
     this.minRate = settings.minRate ?? bucket.refillRate / 1000;
     this.rateSearch = new AimdRateSearch({ decrease: settings.decrease, increase: settings.increase, interval: bucket.interval ?? 1000 });
   }

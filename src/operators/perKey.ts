@@ -7,6 +7,7 @@ import { checkKnownKeys, describe } from '../scheduler/validation';
 import type { Waiter } from '../scheduler/WaitQueue';
 import type { ThrottleByTokensConfig } from './throttleByTokens';
 import { checkRefusalSettings, type RefusalSettings } from './refusalSettings';
+import { SourceObserver } from './SourceObserver';
 
 export interface PerKeyConfig<T, K> extends Omit<ThrottleByTokensConfig<T>, 'onDrop' | 'maxQueue'>, KeyedBucketsOptions {
   /**
@@ -93,13 +94,9 @@ export function perKey<T, K>(
     new Observable<T>((subscriber) => {
       const keyed = shared ?? new KeyedBuckets(bucketFor, keyedOptions);
       const stream = new KeyedStream(subscriber, keyed, keyOf, settings);
-      const subscription = source.subscribe({
-        next: (value) => stream.arrive(value),
-        error: (error: unknown) => stream.fail(error),
-        complete: () => stream.sourceCompleted(),
-      });
+      source.subscribe(stream);
       return () => {
-        subscription.unsubscribe();
+        stream.unsubscribe();
         stream.withdrawAll();
       };
     });
@@ -138,8 +135,8 @@ class PendingValue<T, K> implements KeyedWaiter<K> {
   }
 }
 
-/** One subscription's state: its waiting values (all keys, one chain) and whether the source is done. */
-class KeyedStream<T, K> {
+/** One subscription's state, and its source's observer: its waiting values (all keys, one chain) and whether the source is done. */
+class KeyedStream<T, K> extends SourceObserver<T> {
   private index = 0;
   private sourceDone = false;
   private firstWaiting: PendingValue<T, K> | null = null;
@@ -151,7 +148,9 @@ class KeyedStream<T, K> {
     private readonly keyed: KeyedLimiter<K>,
     private readonly keyOf: (value: T) => K,
     private readonly settings: Settings<T, K>,
-  ) {}
+  ) {
+    super();
+  }
 
   arrive(value: T): void {
     if (this.subscriber.closed) return; // a synchronous source may push after we errored

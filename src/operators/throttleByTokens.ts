@@ -4,6 +4,7 @@ import { checkBucketOptions, TokenBucket, type TokenBucketOptions } from '../sch
 import type { TokenLimiter } from '../scheduler/TokenLimiter';
 import { checkCostWithin, checkKnownKeys } from '../scheduler/validation';
 import { checkRefusalSettings, type Cost, type RefusalSettings } from './refusalSettings';
+import { SourceObserver } from './SourceObserver';
 import type { Waiter } from '../scheduler/WaitQueue';
 
 export type { Cost };
@@ -85,13 +86,9 @@ export function throttleByTokens<T>(
     new Observable<T>((subscriber) => {
       const limiter = sharedLimiter ?? new TokenBucket(bucketOrOptions as TokenBucketOptions);
       const stream = new ThrottledStream(subscriber, limiter, settings);
-      const subscription = source.subscribe({
-        next: (value) => stream.arrive(value),
-        error: (error: unknown) => stream.fail(error),
-        complete: () => stream.sourceCompleted(),
-      });
+      source.subscribe(stream);
       return () => {
-        subscription.unsubscribe();
+        stream.unsubscribe();
         stream.withdrawAll();
       };
     });
@@ -121,15 +118,13 @@ class PendingValue<T> implements Waiter {
   laterInStream: PendingValue<T> | null = null;
   /** Set while `acquire` runs, so a synchronous answer is handled without queueing. */
   asking = true;
-  /** Why a refusal of this value is reported; the strategy's unless it was asked past `maxQueue`. */
-  refusalReason: RefusalReason;
   constructor(
     readonly value: T,
     readonly cost: number,
     private readonly stream: ThrottledStream<T>,
-  ) {
-    this.refusalReason = stream.refusalReason;
-  }
+    /** Why a refusal of this value is reported: the strategy's, or `max-queue` when asked past it. */
+    readonly refusalReason: RefusalReason,
+  ) {}
   granted(): void {
     this.stream.granted(this);
   }
@@ -141,8 +136,8 @@ class PendingValue<T> implements Waiter {
   }
 }
 
-/** One subscription's state: its waiting values (a chain in arrival order) and whether the source is done. */
-class ThrottledStream<T> {
+/** One subscription's state, and its source's observer: its waiting values (a chain in arrival order) and whether the source is done. */
+class ThrottledStream<T> extends SourceObserver<T> {
   private index = 0;
   private sourceDone = false;
   private firstWaiting: PendingValue<T> | null = null;
@@ -158,6 +153,7 @@ class ThrottledStream<T> {
     private readonly limiter: TokenLimiter,
     private readonly settings: Settings<T>,
   ) {
+    super();
     this.constantCost = typeof settings.costOf === 'number' ? settings.costOf : Number.NaN;
     this.refusalReason = settings.refusalReason;
   }
@@ -180,7 +176,7 @@ class ThrottledStream<T> {
       return;
     }
     let maxWait = this.settings.maxWait;
-    const pending = new PendingValue(value, cost, this);
+    let refusalReason = this.refusalReason;
     // Only a value that would wait counts against maxQueue (maxQueue 0: "now or never").
     if (this.waitingCount >= this.settings.maxQueue) {
       const retryAfter = this.limiter.timeUntil(cost);
@@ -191,8 +187,9 @@ class ThrottledStream<T> {
         return;
       }
       maxWait = 0;
-      pending.refusalReason = 'max-queue';
+      refusalReason = 'max-queue';
     }
+    const pending = new PendingValue(value, cost, this, refusalReason);
     this.limiter.acquire(pending, maxWait);
     if (!pending.asking) return; // answered synchronously
     pending.asking = false;

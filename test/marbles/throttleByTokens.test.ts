@@ -302,6 +302,35 @@ describe('delay: empty, never, error and unsubscribe (capacity 2, 1 token / 10 m
     });
   });
 
+  it('the source is released when it completes, though values still wait; a value it pushes after completing is ignored', () => {
+    let released = 0;
+    createTestScheduler().run(({ expectObservable }) => {
+      const bucket = new TokenBucket(options);
+      const source = new Observable<string>((subscriber) => {
+        subscriber.next('a');
+        subscriber.next('b');
+        subscriber.next('c');
+        subscriber.complete();
+        subscriber.next('x'); // a misbehaving source: must not be emitted
+        return () => released++;
+      });
+      expectObservable(source.pipe(throttleByTokens(bucket))).toBe('(ab) 6ms (c|)');
+    });
+    expect(released).toBe(1);
+  });
+
+  it('a limiter of the user\'s own that throws errors the stream with its error', () => {
+    createTestScheduler().run(({ cold, expectObservable }) => {
+      const bucket = new TokenBucket(options);
+      const failing = Object.assign(Object.create(bucket) as TokenBucket, {
+        takeNow(): boolean {
+          throw new Error('store is gone');
+        },
+      });
+      expectObservable(cold('a-b|').pipe(throttleByTokens(failing))).toBe('#', undefined, new Error('store is gone'));
+    });
+  });
+
   it('a synchronous source that keeps pushing after the stream failed is ignored', () => {
     let pushedAfterError = 0;
     createTestScheduler().run(({ expectObservable }) => {
