@@ -119,6 +119,8 @@ export function adaptiveThrottle<T, R>(
     new Observable<R>((subscriber) => {
       const bucket = shared ?? new TokenBucket(config.bucket as TokenBucketOptions);
       const flow = new AdaptiveFlow(subscriber, request, bucket, settings);
+      // Linked first, so an output that ends during a synchronous subscribe stops the source at once.
+      subscriber.add(flow);
       source.subscribe(flow);
       return () => {
         flow.unsubscribe();
@@ -352,16 +354,30 @@ class AdaptiveFlow<T, R> extends SourceObserver<T> implements AttemptOwner<T> {
     const subscription = from(input).subscribe({
       next: (result) => {
         if (throttled) return;
-        if (this.settings.isThrottled(result)) {
-          throttled = true;
-          this.throttle(attempt, toFeedback(this.settings.feedback(result), this.settings.wallClock), result);
+        let feedback: RateLimitFeedback | undefined;
+        try {
+          // The user's callbacks: a throw ends the stream with it (not an unhandled error).
+          throttled = this.settings.isThrottled(result);
+          feedback = toFeedback(this.settings.feedback(result), this.settings.wallClock);
+        } catch (error) {
+          this.fail(error);
           return;
         }
-        this.learn(attempt, toFeedback(this.settings.feedback(result), this.settings.wallClock));
+        if (throttled) {
+          this.throttle(attempt, feedback, result);
+          return;
+        }
+        this.learn(attempt, feedback);
         this.subscriber.next(result);
       },
       error: (error: unknown) => {
-        const feedback = toFeedback(this.settings.feedbackFromError(error), this.settings.wallClock);
+        let feedback: RateLimitFeedback | undefined;
+        try {
+          feedback = toFeedback(this.settings.feedbackFromError(error), this.settings.wallClock);
+        } catch (callbackError) {
+          this.fail(callbackError);
+          return;
+        }
         const status = statusOf(error) ?? statusOf((error as { response?: unknown })?.response);
         if (isThrottleStatus(status) || feedback?.retryAfter !== undefined) this.throttle(attempt, feedback, error);
         else this.fail(error);

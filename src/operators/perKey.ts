@@ -94,6 +94,8 @@ export function perKey<T, K>(
     new Observable<T>((subscriber) => {
       const keyed = shared ?? new KeyedBuckets(bucketFor, keyedOptions);
       const stream = new KeyedStream(subscriber, keyed, keyOf, settings);
+      // Linked first, so an output that ends during a synchronous subscribe stops the source at once.
+      subscriber.add(stream);
       source.subscribe(stream);
       return () => {
         stream.unsubscribe();
@@ -123,6 +125,8 @@ class PendingValue<T, K> implements KeyedWaiter<K> {
     readonly key: K,
     readonly cost: number,
     private readonly stream: KeyedStream<T, K>,
+    /** Why a refusal of this value is reported: the strategy's, or `max-queue` when asked past it. */
+    readonly refusalReason: KeyedRefusalReason,
   ) {}
   granted(): void {
     this.stream.granted(this);
@@ -172,6 +176,9 @@ class KeyedStream<T, K> extends SourceObserver<T> {
         return;
       case Admission.Wait:
         break;
+      case Admission.AskNowOrNever:
+        this.wait(value, key, cost, 0, 'max-queue');
+        return;
       case Admission.MaxKeys:
         this.refuse(value, key, cost, 'max-keys', this.keyed.lastRetryAfter);
         return;
@@ -182,7 +189,12 @@ class KeyedStream<T, K> extends SourceObserver<T> {
         this.refuse(value, key, cost, this.settings.refusalReason, this.keyed.lastRetryAfter);
         return;
     }
-    const pending = new PendingValue(value, key, cost, this);
+    this.wait(value, key, cost, maxWait, this.settings.refusalReason);
+  }
+
+  /** Hands a value `admit` let wait to the buckets, and links it into this subscription's chain unless answered at once. */
+  private wait(value: T, key: K, cost: number, maxWait: number, refusalReason: KeyedRefusalReason): void {
+    const pending = new PendingValue(value, key, cost, this, refusalReason);
     this.keyed.enqueue(pending, maxWait);
     if (!pending.asking) return; // answered synchronously
     pending.asking = false;
@@ -203,7 +215,7 @@ class KeyedStream<T, K> extends SourceObserver<T> {
   refused(pending: PendingValue<T, K>, retryAfter: number): void {
     if (pending.asking) pending.asking = false;
     else this.unlink(pending);
-    this.refuse(pending.value, pending.key, pending.cost, this.settings.refusalReason, retryAfter);
+    this.refuse(pending.value, pending.key, pending.cost, pending.refusalReason, retryAfter);
     if (this.sourceDone && this.waitingCount === 0 && !this.subscriber.closed) this.subscriber.complete();
   }
 

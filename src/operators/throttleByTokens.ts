@@ -86,6 +86,8 @@ export function throttleByTokens<T>(
     new Observable<T>((subscriber) => {
       const limiter = sharedLimiter ?? new TokenBucket(bucketOrOptions as TokenBucketOptions);
       const stream = new ThrottledStream(subscriber, limiter, settings);
+      // Linked first, so an output that ends during a synchronous subscribe stops the source at once.
+      subscriber.add(stream);
       source.subscribe(stream);
       return () => {
         stream.unsubscribe();

@@ -120,9 +120,12 @@ export abstract class KeyedBucketsEngine<K> implements KeyedLimiter<K>, GateClie
         return this.grantedAtOnce(entry, cost, now);
       }
     }
-    // "Now or never" (maxWait 0) on a remote store is the store's call: it cannot answer
-    // takeNow synchronously, so the value is asked of it with maxWait 0 rather than refused unasked.
-    if (maxWait === 0 && entry.limiter !== null && gate === null && queued === 0 && maxQueue > 0) return Admission.Wait;
+    if (entry.limiter !== null && gate === null) {
+      // A remote store cannot answer takeNow synchronously and applies maxWait itself (acquire),
+      // so its values are asked of it rather than refused unasked: "now or never" is its call too.
+      if (queued < maxQueue) return Admission.Wait;
+      if (queued === 0 && entry.limiter.timeUntil(cost) === 0) return Admission.AskNowOrNever;
+    }
     if (queued >= maxQueue || maxWait !== Infinity) {
       const wait = this.predictWait(entry, cost, now);
       const verdict = queued >= maxQueue ? Admission.MaxQueue : maxWait === 0 || wait > maxWait ? Admission.TooLong : Admission.Wait;

@@ -29,6 +29,11 @@ export const Admission = {
   MaxQueue: 3,
   /** Refused: its predicted wait exceeds `maxWait` (or `maxWait` is 0 and it cannot pass now). */
   TooLong: 4,
+  /**
+   * `maxQueue` 0 on a key whose store cannot answer synchronously (Redis) but estimates the
+   * tokens are there: call `enqueue` now with `maxWait` 0; a refusal is for `'max-queue'`.
+   */
+  AskNowOrNever: 5,
 } as const;
 export type Admission = (typeof Admission)[keyof typeof Admission];
 

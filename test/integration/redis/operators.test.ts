@@ -51,7 +51,7 @@ describeWithRedis('other operators with a RedisTokenBucket', (redis) => {
     expect(emitted.filter(([value]) => value[0] === 'a').map(([value]) => value)).toEqual(['a0', 'a1', 'a2']);
   });
 
-  it('"now or never" asks Redis instead of refusing unasked: throttleByTokens maxQueue 0, perKey strategy drop', async () => {
+  it('"now or never" asks Redis instead of refusing unasked: throttleByTokens maxQueue 0, perKey strategy drop and maxQueue 0', async () => {
     const slow = { redis: client, capacity: 2, refillRate: 1, interval: 60_000 };
     // maxQueue 0: the first value goes to Redis (the local estimate says the tokens are there)
     // and is granted; the others arrive while it is in flight and are refused at once.
@@ -74,26 +74,36 @@ describeWithRedis('other operators with a RedisTokenBucket', (redis) => {
     expect(none).toEqual([]);
     expect(later).toEqual(['d:max-queue']);
 
-    // perKey, strategy 'drop', a Redis bucket per key: each key's first two pass, the third is dropped.
+    // perKey, strategy 'drop', a Redis bucket per key, one burst: each key's first two pass
+    // (later values of a key are asked while earlier ones are in flight), the third is dropped.
     const prefix = redis.uniqueKey('drop-per-key');
+    const perUser = (user: string) => new RedisTokenBucket({ ...slow, key: `${prefix}:${user}` });
     const dropped: string[] = [];
-    const kept: string[] = [];
-    for (const value of ['a0', 'b0', 'a1', 'b1', 'a2']) {
-      // One at a time, so each is answered by Redis before the next asks.
-      kept.push(
-        ...(await lastValueFrom(
-          of(value).pipe(
-            perKey((v: string) => v[0]!, (user: string) => new RedisTokenBucket({ ...slow, key: `${prefix}:${user}` }), {
-              strategy: 'drop',
-              onDrop: (v, reason, key) => dropped.push(`${v}:${reason}:${key}`),
-            }),
-            toArray(),
-          ),
-        )),
-      );
-    }
-    expect(kept).toEqual(['a0', 'b0', 'a1', 'b1']);
+    const kept = await lastValueFrom(
+      from(['a0', 'b0', 'a1', 'b1', 'a2']).pipe(
+        perKey((v: string) => v[0]!, perUser, { strategy: 'drop', onDrop: (v, reason, key) => dropped.push(`${v}:${reason}:${key}`) }),
+        toArray(),
+      ),
+    );
+    expect([...kept].sort()).toEqual(['a0', 'a1', 'b0', 'b1']);
     expect(dropped).toEqual(['a2:no-tokens:a']);
+
+    // perKey, maxQueue 0: the first value of a key is asked of Redis; the others arrive while it is
+    // in flight and are refused with 'max-queue'.
+    const queuePrefix = redis.uniqueKey('queue0-per-key');
+    const refusedPerKey: string[] = [];
+    const passedPerKey = await lastValueFrom(
+      from(['a1', 'a2', 'a3']).pipe(
+        perKey((v: string) => v[0]!, (user: string) => new RedisTokenBucket({ ...slow, key: `${queuePrefix}:${user}` }), {
+          maxQueue: 0,
+          overflow: 'drop',
+          onDrop: (v, reason) => refusedPerKey.push(`${v}:${reason}`),
+        }),
+        toArray(),
+      ),
+    );
+    expect(passedPerKey).toEqual(['a1']);
+    expect(refusedPerKey).toEqual(['a2:max-queue', 'a3:max-queue']);
   });
 
   it("adaptiveThrottle: a Retry-After pauses every process sharing the key, and applies once", async () => {
