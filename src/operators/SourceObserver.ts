@@ -8,7 +8,9 @@ import { Subscription, type Observer } from 'rxjs';
  * cost of `throttleByTokens` when tokens are plentiful). It keeps the guarantees that wrapper
  * would give: nothing is taken after `error` or `complete`; the source is released
  * (`unsubscribe`) as soon as it has ended, even while values still wait; and a throw while
- * handling a value ends the stream with that error, as an RxJS operator's would.
+ * handling a value ends the stream with that error, as an RxJS operator's would. The operator
+ * adds it to its output subscriber before subscribing it to the source, so an output that
+ * ends (a downstream `take`, an error) releases the source at once, even mid-subscribe.
  */
 export abstract class SourceObserver<T> extends Subscription implements Observer<T> {
   /** The source has sent `error` or `complete`. */
