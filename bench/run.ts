@@ -15,14 +15,7 @@ import { fileURLToPath } from 'node:url';
 import type { BenchContext, BenchRatio, BenchRow, BenchSection } from './harness';
 
 /** Suite files in bench/suites/, run in this order. Append new suites here. */
-const SUITES: string[] = [
-  'overhead',
-  'queue',
-  'accuracy',
-  'perKey',
-  'adaptive',
-  'redis',
-];
+const SUITES: string[] = ['overhead', 'queue', 'accuracy', 'perKey', 'adaptive', 'redis'];
 
 /** Packages whose versions are reported with every run (read from node_modules). */
 const PACKAGES = ['rxjs', 'bottleneck', 'p-queue', 'limiter', 'rxjs-ratelimiter', 'rate-limiter-flexible', 'ioredis', 'tsx', 'typescript'];
@@ -90,7 +83,8 @@ function projectVersion(): string {
 /** The commit measured, and whether src/ had uncommitted changes (read-only git calls). */
 function gitCommit(): string {
   try {
-    const git = (...args: string[]) => execFileSync('git', args, { cwd: rootDir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const git = (...args: string[]) =>
+      execFileSync('git', args, { cwd: rootDir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     const dirty = git('status', '--porcelain', '--', 'src') !== '';
     return `commit ${git('rev-parse', '--short', 'HEAD')}${dirty ? ' + uncommitted changes in src/' : ''}`;
   } catch {
@@ -175,7 +169,13 @@ function formatCell(value: number | string | undefined): string {
   if (!Number.isFinite(value)) return value > 0 ? '∞' : '-∞';
   if (Number.isInteger(value)) return value.toLocaleString('en-US');
   const magnitude = Math.abs(value);
-  return magnitude >= 100 ? value.toFixed(0) : magnitude >= 10 ? value.toFixed(1) : magnitude >= 1 ? value.toFixed(2) : value.toPrecision(2);
+  return magnitude >= 100
+    ? value.toFixed(0)
+    : magnitude >= 10
+      ? value.toFixed(1)
+      : magnitude >= 1
+        ? value.toFixed(2)
+        : value.toPrecision(2);
 }
 
 function markdownTable(header: readonly string[], lines: readonly (readonly string[])[]): string {
@@ -209,7 +209,9 @@ function ratiosTable(ratios: readonly BenchRatio[]): string {
 }
 
 function renderMachine(machine: Machine, context: BenchContext): string {
-  const packages = Object.entries(machine.packages).map(([name, version]) => `${name} ${version}`).join(', ');
+  const packages = Object.entries(machine.packages)
+    .map(([name, version]) => `${name} ${version}`)
+    .join(', ');
   return [
     `- Date: ${machine.date}; mode: ${context.quick ? 'quick' : 'full'} (${context.runs} runs per measurement)`,
     `- CPU: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB; ${machine.platform}`,

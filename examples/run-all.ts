@@ -47,7 +47,8 @@ function parseArgs(argv: readonly string[]): Options {
       const seconds = Number(argv[++i]);
       if (!(seconds > 0) || !Number.isFinite(seconds)) throw new RangeError(`--time-limit must be a number of seconds > 0, got ${argv[i]}`);
       options.timeLimitMs = seconds * 1000;
-    } else if (arg.startsWith('-')) throw new TypeError(`unknown option ${JSON.stringify(arg)} (options: --quick, --time-limit <seconds>, then example names)`);
+    } else if (arg.startsWith('-'))
+      throw new TypeError(`unknown option ${JSON.stringify(arg)} (options: --quick, --time-limit <seconds>, then example names)`);
     else options.names.push(arg);
   }
   return options;
@@ -136,7 +137,9 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  console.log(`running ${names.length} example(s) in short mode (--quick), ${options.timeLimitMs / 1000} s limit each: ${names.join(', ')}\n`);
+  console.log(
+    `running ${names.length} example(s) in short mode (--quick), ${options.timeLimitMs / 1000} s limit each: ${names.join(', ')}\n`,
+  );
   const outcomes: Outcome[] = [];
   for (const name of names) {
     outcomes.push(await runExample(name, options.timeLimitMs));

@@ -9,7 +9,7 @@ import { TokenBucket as LimiterTokenBucket } from 'limiter';
 import os from 'node:os';
 import { concat, concatMap, delay, ignoreElements, mergeMap, of, range, timer } from 'rxjs';
 import { throttleByTokens } from '../../src/operators/throttleByTokens';
-import { TokenBucket } from '../../src/scheduler/TokenBucket';
+import { TokenBucket } from '../../src/limiters/TokenBucket';
 import { atMost, collectGarbage, median, percentile, significant, sleep, trace, type BenchRow, type BenchSuite } from '../harness';
 import { RxjsRateLimiter } from '../peers';
 
@@ -192,7 +192,9 @@ const suite: BenchSuite = async ({ quick, runs }) => {
     Math.min(...candidates.map((row) => Number(row.metrics['p99 late ms'])).filter((p99) => p99 > 0));
   const bestPeerP99 = bestP99(peers);
   // A peer can look punctual by letting values out early or out of order; compare with the ones that do neither too.
-  const bestCorrectPeerP99 = bestP99(peers.filter((row) => row.metrics['early (worst run)'] === 0 && row.metrics['reordered (worst run)'] === 0));
+  const bestCorrectPeerP99 = bestP99(
+    peers.filter((row) => row.metrics['early (worst run)'] === 0 && row.metrics['reordered (worst run)'] === 0),
+  );
 
   return {
     id: 'accuracy',

@@ -100,12 +100,7 @@ const suite: BenchSuite = async ({ quick, runs: requestedRuns }) => {
   // Each run takes `seconds` of real time: a few rounds at most, even in full mode.
   const runs = quick ? 1 : Math.max(1, Math.min(requestedRuns, 3));
   const styles: readonly HeaderStyle[] = quick ? ['ietf', 'none'] : HEADER_STYLES;
-  const subjects: Subject[] = [
-    ...styles.map(adaptive),
-    bottleneckAtLimit,
-    bottleneckAtTwice,
-    ...(quick ? [] : [bottleneckReservoir]),
-  ];
+  const subjects: Subject[] = [...styles.map(adaptive), bottleneckAtLimit, bottleneckAtTwice, ...(quick ? [] : [bottleneckReservoir])];
   const most = API_BURST + API_RATE * seconds;
 
   const results = new Map<string, RunResult[]>(subjects.map((subject) => [subject.name, []]));
@@ -119,7 +114,8 @@ const suite: BenchSuite = async ({ quick, runs: requestedRuns }) => {
   }
 
   const goodputOf = (name: string): number => median(results.get(name)!.map((result) => result.ok / most));
-  const throttledShareOf = (name: string): number => median(results.get(name)!.map((result) => result.throttled / Math.max(1, result.sent)));
+  const throttledShareOf = (name: string): number =>
+    median(results.get(name)!.map((result) => result.throttled / Math.max(1, result.sent)));
   const rows: BenchRow[] = subjects.map(({ name }) => {
     const mine = results.get(name)!;
     return {
@@ -142,8 +138,18 @@ const suite: BenchSuite = async ({ quick, runs: requestedRuns }) => {
     const goodputRatio = goodputOf(name) / limitGoodput;
     const throttledRatio = throttledShareOf(name) / Math.max(twiceThrottled, 1e-9);
     return [
-      { label: `goodput: adaptive (${style}) ÷ bottleneck at the limit`, value: significant(goodputRatio), target: '≥ 0.9', pass: goodputRatio >= 0.9 },
-      { label: `429 share: adaptive (${style}) ÷ bottleneck at 2× the limit`, value: significant(throttledRatio), target: '≤ 0.05', pass: throttledRatio <= 0.05 },
+      {
+        label: `goodput: adaptive (${style}) ÷ bottleneck at the limit`,
+        value: significant(goodputRatio),
+        target: '≥ 0.9',
+        pass: goodputRatio >= 0.9,
+      },
+      {
+        label: `429 share: adaptive (${style}) ÷ bottleneck at 2× the limit`,
+        value: significant(throttledRatio),
+        target: '≤ 0.05',
+        pass: throttledRatio <= 0.05,
+      },
     ];
   });
 
@@ -160,7 +166,9 @@ const suite: BenchSuite = async ({ quick, runs: requestedRuns }) => {
         `bottleneck (maxConcurrent ${CONCURRENCY}) ignores headers and does not retry. Request latency ${LATENCY_MS[0]}–${LATENCY_MS[1]} ms.`,
       `Targets: within 10 % of the goodput of a static limiter told the secret limit, and at most 1/20 of the 429s of one set 2× too high ` +
         `(the demo's own targets are ≥ 90 % goodput and ≤ 2 % 429s).` +
-        (quick ? ` Quick mode: header styles ${styles.join(' and ')} only; the full run adds the others and a reservoir-copy bottleneck.` : ''),
+        (quick
+          ? ` Quick mode: header styles ${styles.join(' and ')} only; the full run adds the others and a reservoir-copy bottleneck.`
+          : ''),
     ],
   };
 };

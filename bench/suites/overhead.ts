@@ -7,10 +7,25 @@
 import Bottleneck from 'bottleneck';
 import { RateLimiter as LimiterRateLimiter, TokenBucket as LimiterTokenBucket } from 'limiter';
 import PQueue from 'p-queue';
-import { concatMap, delay, distinctUntilChanged, filter, map, mergeMap, of, range, scan, skip, takeWhile, tap, timer, type OperatorFunction } from 'rxjs';
+import {
+  concatMap,
+  delay,
+  distinctUntilChanged,
+  filter,
+  map,
+  mergeMap,
+  of,
+  range,
+  scan,
+  skip,
+  takeWhile,
+  tap,
+  timer,
+  type OperatorFunction,
+} from 'rxjs';
 import { RxjsRateLimiter } from '../peers';
 import { throttleByTokens } from '../../src/operators/throttleByTokens';
-import { TokenBucket } from '../../src/scheduler/TokenBucket';
+import { TokenBucket } from '../../src/limiters/TokenBucket';
 import { atMost, median, significant, timeInterleaved, type BenchRow, type BenchSuite, type Timed } from '../harness';
 
 /** So many tokens that no subject ever runs short within a benchmark. */
@@ -99,7 +114,13 @@ interface Subject extends Timed {
 
 /** A subject passing `count` values through `operator`, warmed up on a tenth of them. */
 function piped(name: string, count: number, operator: OperatorFunction<number, number>, note?: string): Subject {
-  return { name, count, run: through(count, operator), warmUp: through(Math.ceil(count / 10), operator), ...(note === undefined ? {} : { note }) };
+  return {
+    name,
+    count,
+    run: through(count, operator),
+    warmUp: through(Math.ceil(count / 10), operator),
+    ...(note === undefined ? {} : { note }),
+  };
 }
 
 const FLOOR = 'map (floor)';
@@ -145,7 +166,11 @@ const suite: BenchSuite = async ({ quick, runs }) => {
   const limiterRateLimiter = new LimiterRateLimiter({ tokensPerInterval: PLENTY, interval: 'second' });
   const rxjsRateLimiter = new RxjsRateLimiter(PLENTY, 1000);
 
-  const floor = piped(FLOOR, N, map((value) => value));
+  const floor = piped(
+    FLOOR,
+    N,
+    map((value) => value),
+  );
   // Cheap subjects: many rounds, for a steady median on a noisy machine.
   const fastSubjects: Subject[] = [
     floor,
@@ -157,14 +182,26 @@ const suite: BenchSuite = async ({ quick, runs }) => {
       filter(() => bucket.tryTake()),
       'this library’s synchronous API, in the same pipe shape as the limiter rows',
     ),
-    piped(LIMITER, N, filter(() => limiterBucket.tryRemoveTokens(1))),
+    piped(
+      LIMITER,
+      N,
+      filter(() => limiterBucket.tryRemoveTokens(1)),
+    ),
   ];
   // Expensive subjects: `runs` rounds, each with the floor timed again beside them.
   const slowSubjects: Subject[] = [
     floor,
-    piped('limiter RateLimiter.tryRemoveTokens (in filter)', N, filter(() => limiterRateLimiter.tryRemoveTokens(1))),
+    piped(
+      'limiter RateLimiter.tryRemoveTokens (in filter)',
+      N,
+      filter(() => limiterRateLimiter.tryRemoveTokens(1)),
+    ),
     piped('hand-made concatMap token bucket (of / timer)', slowSyncCount, handMadeTokenBucket(PLENTY, PLENTY / 1000)),
-    piped('rxjs-ratelimiter (mergeMap + limit(of(v)))', slowSyncCount, mergeMap((value: number) => rxjsRateLimiter.limit(of(value)))),
+    piped(
+      'rxjs-ratelimiter (mergeMap + limit(of(v)))',
+      slowSyncCount,
+      mergeMap((value: number) => rxjsRateLimiter.limit(of(value))),
+    ),
     {
       name: P_QUEUE,
       count: asyncCount,

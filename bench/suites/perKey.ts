@@ -27,8 +27,8 @@ import {
 } from 'rxjs';
 import { perKey } from '../../src/operators/perKey';
 import { throttleByTokens } from '../../src/operators/throttleByTokens';
-import { KeyedBuckets } from '../../src/scheduler/KeyedBuckets';
-import { TokenBucket } from '../../src/scheduler/TokenBucket';
+import { KeyedBuckets } from '../../src/limiters/keyed/KeyedBuckets';
+import { TokenBucket } from '../../src/limiters/TokenBucket';
 import {
   atMost,
   canCollectGarbage,
@@ -65,7 +65,10 @@ function through(count: number, operator: OperatorFunction<number, number>): () 
 }
 
 /** The naive per-key limiter: a `TokenBucket` per key in a `Map` that only grows. */
-function mapOfBuckets(buckets: Map<number, TokenBucket>, limits: { capacity: number; refillRate: number; interval: number; scheduler: SchedulerLike }) {
+function mapOfBuckets(
+  buckets: Map<number, TokenBucket>,
+  limits: { capacity: number; refillRate: number; interval: number; scheduler: SchedulerLike },
+) {
   return filter((key: number) => {
     let bucket = buckets.get(key);
     if (bucket === undefined) buckets.set(key, (bucket = new TokenBucket(limits)));
@@ -74,8 +77,17 @@ function mapOfBuckets(buckets: Map<number, TokenBucket>, limits: { capacity: num
 }
 
 /** The other naive one: a group (a Subject and a subscription) and a bucket per key, kept for ever. */
-function groupByThrottle(limits: { capacity: number; refillRate: number; interval: number; scheduler: SchedulerLike }): OperatorFunction<number, number> {
-  return (source) => source.pipe(groupBy((key) => key), mergeMap((group) => group.pipe(throttleByTokens<number>(limits))));
+function groupByThrottle(limits: {
+  capacity: number;
+  refillRate: number;
+  interval: number;
+  scheduler: SchedulerLike;
+}): OperatorFunction<number, number> {
+  return (source) =>
+    source.pipe(
+      groupBy((key) => key),
+      mergeMap((group) => group.pipe(throttleByTokens<number>(limits))),
+    );
 }
 
 const MB = 1024 * 1024;
@@ -93,24 +105,36 @@ const suite: BenchSuite = async ({ quick, runs }) => {
   const onFrozen = { ...limits, scheduler: frozen };
 
   /** Every value advances the clock so that a key is full again `churnWindow` values after its grant. */
-  const churning = (extra: { global?: { capacity: number; refillRate: number } } = {}): (() => Promise<void>) => () => {
-    const clock = new HandClock();
-    const step = refillMs / churnWindow;
-    return through(keys, (source) =>
-      source.pipe(
-        map((value) => ((clock.time += step), value)),
-        perKey((key: number) => key, limits, { maxKeys: churnWindow + 1, scheduler: clock, ...extra }),
-      ),
-    )();
-  };
+  const churning =
+    (extra: { global?: { capacity: number; refillRate: number } } = {}): (() => Promise<void>) =>
+    () => {
+      const clock = new HandClock();
+      const step = refillMs / churnWindow;
+      return through(keys, (source) =>
+        source.pipe(
+          map((value) => ((clock.time += step), value)),
+          perKey((key: number) => key, limits, { maxKeys: churnWindow + 1, scheduler: clock, ...extra }),
+        ),
+      )();
+    };
 
   // ---- time per value ----
   const subjects: (Timed & { count: number; note?: string })[] = [
-    { name: 'map (floor)', count: keys, run: through(keys, map((value) => value)) },
+    {
+      name: 'map (floor)',
+      count: keys,
+      run: through(
+        keys,
+        map((value) => value),
+      ),
+    },
     {
       name: 'perKey, every value a new key, all keys held (clock frozen)',
       count: keys,
-      run: through(keys, perKey((key: number) => key, limits, { maxKeys: keys, scheduler: frozen })),
+      run: through(
+        keys,
+        perKey((key: number) => key, limits, { maxKeys: keys, scheduler: frozen }),
+      ),
       note: `the worst case for memory: all ${keys.toLocaleString('en-US')} keys live at the end of the run`,
     },
     {
@@ -129,7 +153,10 @@ const suite: BenchSuite = async ({ quick, runs }) => {
       name: `perKey, ${hotKeys} keys over and over`,
       count: keys,
       run: through(keys, (source) =>
-        source.pipe(map((value) => value % hotKeys), perKey((key: number) => key, { capacity: 1e9, refillRate: 1 }, { scheduler: frozen })),
+        source.pipe(
+          map((value) => value % hotKeys),
+          perKey((key: number) => key, { capacity: 1e9, refillRate: 1 }, { scheduler: frozen }),
+        ),
       ),
       note: 'steady state: keys stay held and never wait: a Map lookup and a ledger take per value',
     },
@@ -155,7 +182,12 @@ const suite: BenchSuite = async ({ quick, runs }) => {
     const ns = (median(samples) * 1e6) / subject.count;
     return {
       subject: subject.name,
-      metrics: { values: subject.count, 'median ms': significant(median(samples)), 'ns/value': significant(ns), '× map': significant(ns / floorNs) },
+      metrics: {
+        values: subject.count,
+        'median ms': significant(median(samples)),
+        'ns/value': significant(ns),
+        '× map': significant(ns / floorNs),
+      },
     };
   });
   const nsOf = (prefix: string): number => Number(rows.find((row) => row.subject.startsWith(prefix))!.metrics['ns/value']);
@@ -164,7 +196,10 @@ const suite: BenchSuite = async ({ quick, runs }) => {
   const clock = new HandClock();
   const baseline = heapAfterGc();
   const keyed = new KeyedBuckets<number>(limits, { maxKeys: keys, scheduler: clock });
-  await through(keys, perKey((key: number) => key, keyed))();
+  await through(
+    keys,
+    perKey((key: number) => key, keyed),
+  )();
   const heldKeys = keyed.stats().keys;
   const peak = heapAfterGc() - baseline;
   clock.time += refillMs; // every key is full again
@@ -191,10 +226,22 @@ const suite: BenchSuite = async ({ quick, runs }) => {
   if (received === 0) throw new Error('no value reached the sink');
   const perHeldKey = peak / Math.max(heldKeys, 1);
   const memoryRows: BenchRow[] = [
-    { subject: 'heap: perKey (KeyedBuckets), all keys refilling', metrics: { keys: heldKeys, 'heap MB': significant(peak / MB), 'bytes/key': Math.round(perHeldKey) } },
-    { subject: 'heap: perKey (KeyedBuckets), once refilled (after stats())', metrics: { keys: afterStats.keys, 'heap MB': significant(after / MB), 'bytes/key': '—' } },
-    { subject: 'heap: Map of TokenBuckets, once refilled', metrics: { keys: naiveKeys, 'heap MB': significant(naiveAfter / MB), 'bytes/key': Math.round(naiveAfter / naiveKeys) } },
-    { subject: 'heap: groupBy + throttleByTokens, groups open', metrics: { keys: groups, 'heap MB': significant(groupHeld / MB), 'bytes/key': Math.round(groupHeld / groupKeys) } },
+    {
+      subject: 'heap: perKey (KeyedBuckets), all keys refilling',
+      metrics: { keys: heldKeys, 'heap MB': significant(peak / MB), 'bytes/key': Math.round(perHeldKey) },
+    },
+    {
+      subject: 'heap: perKey (KeyedBuckets), once refilled (after stats())',
+      metrics: { keys: afterStats.keys, 'heap MB': significant(after / MB), 'bytes/key': '—' },
+    },
+    {
+      subject: 'heap: Map of TokenBuckets, once refilled',
+      metrics: { keys: naiveKeys, 'heap MB': significant(naiveAfter / MB), 'bytes/key': Math.round(naiveAfter / naiveKeys) },
+    },
+    {
+      subject: 'heap: groupBy + throttleByTokens, groups open',
+      metrics: { keys: groups, 'heap MB': significant(groupHeld / MB), 'bytes/key': Math.round(groupHeld / groupKeys) },
+    },
   ];
 
   return {
@@ -203,9 +250,20 @@ const suite: BenchSuite = async ({ quick, runs }) => {
     rows: [...rows, ...memoryRows],
     ratios: [
       { label: 'perKey ÷ map, every value a new key, all held', value: significant(nsOf('perKey, every value a new key, all') / floorNs) },
-      { label: `perKey ÷ map, every value a new key, ${churnWindow.toLocaleString('en-US')} held`, value: significant(nsOf('perKey, every value a new key, 1') / floorNs) },
-      atMost('perKey ÷ Map of TokenBuckets, every value a new key, all held', nsOf('perKey, every value a new key, all') / nsOf('Map of TokenBuckets'), 1, '×'),
-      { label: 'groupBy + throttleByTokens ÷ perKey (per value)', value: significant(nsOf('groupBy + throttleByTokens') / nsOf('perKey, every value a new key, all')) },
+      {
+        label: `perKey ÷ map, every value a new key, ${churnWindow.toLocaleString('en-US')} held`,
+        value: significant(nsOf('perKey, every value a new key, 1') / floorNs),
+      },
+      atMost(
+        'perKey ÷ Map of TokenBuckets, every value a new key, all held',
+        nsOf('perKey, every value a new key, all') / nsOf('Map of TokenBuckets'),
+        1,
+        '×',
+      ),
+      {
+        label: 'groupBy + throttleByTokens ÷ perKey (per value)',
+        value: significant(nsOf('groupBy + throttleByTokens') / nsOf('perKey, every value a new key, all')),
+      },
       atMost('perKey heap once refilled − baseline', significant(after / MB), 1, ' MB'),
       { label: 'perKey heap per refilling key', value: Math.round(perHeldKey), target: 'bytes' },
       { label: 'Map of TokenBuckets heap once refilled', value: significant(naiveAfter / MB), target: 'MB (never released)' },

@@ -13,8 +13,20 @@ import { TokenBucket as LimiterTokenBucket } from 'limiter';
 import PQueue from 'p-queue';
 import { concat, concatMap, ignoreElements, mergeMap, of, range, timer } from 'rxjs';
 import { throttleByTokens } from '../../src/operators/throttleByTokens';
-import { TokenBucket } from '../../src/scheduler/TokenBucket';
-import { atMost, collectGarbage, heapAfterGc, median, runIsolated, significant, sleep, trace, type BenchRatio, type BenchRow, type BenchSuite } from '../harness';
+import { TokenBucket } from '../../src/limiters/TokenBucket';
+import {
+  atMost,
+  collectGarbage,
+  heapAfterGc,
+  median,
+  runIsolated,
+  significant,
+  sleep,
+  trace,
+  type BenchRatio,
+  type BenchRow,
+  type BenchSuite,
+} from '../harness';
 import { RxjsRateLimiter } from '../peers';
 import { resetTimerCounts, setTimerCounting, timerCounts } from '../timerProbe';
 
@@ -294,8 +306,14 @@ const suite: BenchSuite = async ({ quick, runs }) => {
   const ratios: BenchRatio[] = [
     atMost('throttleByTokens heap per waiting value', metric(OURS, 'B / waiting value'), 150, ' B'),
     atMost('throttleByTokens max live timers per bucket', metric(OURS, 'max live timers'), 1),
-    { label: 'p-queue heap ÷ throttleByTokens heap', value: significant(metric(P_QUEUE, 'B / waiting value') / metric(OURS, 'B / waiting value')) },
-    { label: 'limiter heap ÷ throttleByTokens heap', value: significant(metric(LIMITER, 'B / waiting value') / metric(OURS, 'B / waiting value')) },
+    {
+      label: 'p-queue heap ÷ throttleByTokens heap',
+      value: significant(metric(P_QUEUE, 'B / waiting value') / metric(OURS, 'B / waiting value')),
+    },
+    {
+      label: 'limiter heap ÷ throttleByTokens heap',
+      value: significant(metric(LIMITER, 'B / waiting value') / metric(OURS, 'B / waiting value')),
+    },
     { label: 'throttleByTokens drain rate ÷ p-queue', value: significant(metric(OURS, 'drained / s') / metric(P_QUEUE, 'drained / s')) },
     { label: 'throttleByTokens drain rate ÷ configured 1e6/s', value: significant(metric(OURS, 'drained / s') / 1e6) },
   ];
@@ -312,10 +330,15 @@ const suite: BenchSuite = async ({ quick, runs }) => {
         `or ${windowMs} ms have passed; ` +
         `timers counted while draining; median of ${runs} runs (max live timers and reordered: worst run).`,
       'A limiter that clamps its count to capacity 1 while values wait, and waits on timers, delivers about one value per timer turn (≥ 1 ms in Node) however high the rate.',
-      `${subjects.filter((subject) => !subject.withdrawable).map((subject) => subject.name).join(' and ')}: what they queue cannot be withdrawn, ` +
+      `${subjects
+        .filter((subject) => !subject.withdrawable)
+        .map((subject) => subject.name)
+        .join(' and ')}: what they queue cannot be withdrawn, ` +
         `so each of their measurements runs in a fresh process${quick ? ' (once, in quick mode)' : ''}.`,
       ...subjects.filter((subject) => subject.note !== undefined).map((subject) => `${subject.name}: ${subject.note}.`),
-      ...(droppedRejections > 0 ? [`bottleneck rejected ${droppedRejections.toLocaleString('en-US')} dropped jobs on stop() (expected).`] : []),
+      ...(droppedRejections > 0
+        ? [`bottleneck rejected ${droppedRejections.toLocaleString('en-US')} dropped jobs on stop() (expected).`]
+        : []),
     ],
   };
 };

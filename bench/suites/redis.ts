@@ -16,9 +16,19 @@ import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { RedisTokenBucket } from '../../src/redis/RedisTokenBucket';
 import { BucketScripts, SERVER_CLOCK } from '../../src/redis/scripts';
-import type { Waiter } from '../../src/scheduler/WaitQueue';
+import type { Waiter } from '../../src/waiting/WaitQueue';
 import { findRedisBinary, RedisServer } from '../../test/support/redisServer';
-import { median, significant, timeInterleaved, trace, type BenchContext, type BenchRatio, type BenchRow, type BenchSuite, type Timed } from '../harness';
+import {
+  median,
+  significant,
+  timeInterleaved,
+  trace,
+  type BenchContext,
+  type BenchRatio,
+  type BenchRow,
+  type BenchSuite,
+  type Timed,
+} from '../harness';
 
 /** So many tokens that no grant ever waits. */
 const PLENTY = 1e12;
@@ -187,7 +197,11 @@ async function measureWindow(workers: readonly BenchWorker[], subject: ProcessSu
  * start of a `tsx` child is never measured. Every measurement is a fixed window of time, so
  * all processes run during all of it.
  */
-async function measureProcesses(url: string, admin: Redis, ctx: BenchContext): Promise<{ rows: BenchRow[]; ratios: BenchRatio[]; notes: string[] }> {
+async function measureProcesses(
+  url: string,
+  admin: Redis,
+  ctx: BenchContext,
+): Promise<{ rows: BenchRow[]; ratios: BenchRatio[]; notes: string[] }> {
   const windowMs = ctx.quick ? 100 : 300;
   const subjects: ProcessSubject[] = [];
   for (const processes of PROCESS_COUNTS) {
@@ -315,7 +329,10 @@ const suite: BenchSuite = async (ctx) => {
       const rate = count / (median(samples) / 1000);
       perSecond.set(subject.name, rate);
       const best = count / (Math.min(...samples) / 1000);
-      return { subject: subject.name, metrics: { 'ops/s (median)': significant(rate), 'ops/s (best)': significant(best), 'µs/op': significant(1e6 / rate) } };
+      return {
+        subject: subject.name,
+        metrics: { 'ops/s (median)': significant(rate), 'ops/s (best)': significant(best), 'µs/op': significant(1e6 / rate) },
+      };
     });
     for (const row of rows) {
       const lanes = row.subject.endsWith('×64') ? 64 : 1;

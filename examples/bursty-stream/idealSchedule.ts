@@ -34,7 +34,11 @@ export function idealEmissionTimes(arrivals: readonly Arrival[], capacity: numbe
  * How close the emissions came to the limit a bucket full at time 0 sets: the largest
  * `spent(t) − (capacity + rate·t)` over the emission instants (≤ 0 when never exceeded).
  */
-export function worstExcess(emissions: readonly Arrival[], capacity: number, tokensPerMs: number): { excess: number; at: number; spent: number } {
+export function worstExcess(
+  emissions: readonly Arrival[],
+  capacity: number,
+  tokensPerMs: number,
+): { excess: number; at: number; spent: number } {
   let spent = 0;
   let worst = { excess: -Infinity, at: 0, spent: 0 };
   for (const { at, cost } of emissions) {

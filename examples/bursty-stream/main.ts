@@ -13,7 +13,7 @@
  */
 import { tap, type Subscription } from 'rxjs';
 import { throttleByTokens } from '../../src/operators/throttleByTokens';
-import { TokenBucket } from '../../src/scheduler/TokenBucket';
+import { TokenBucket } from '../../src/limiters/TokenBucket';
 import { burstySchedule, inRealTime, type BurstyEvent } from './burstySource';
 import { Chart } from './chart';
 import { idealEmissionTimes, percentile, worstExcess } from './idealSchedule';
@@ -75,7 +75,14 @@ function run(events: readonly BurstyEvent[], deadlineMs: number): Promise<Observ
   const bucket = new TokenBucket({ capacity: CAPACITY, refillRate: RATE });
   const chart = new Chart(CAPACITY, tty && process.env['NO_COLOR'] === undefined);
   const observed: Observed = {
-    arrivals: [], emissions: [], grants: [], mostQueued: 0, mostQueuedCost: 0, longestWait: 0, refusals: [], finishedAt: Number.NaN,
+    arrivals: [],
+    emissions: [],
+    grants: [],
+    mostQueued: 0,
+    mostQueuedCost: 0,
+    longestWait: 0,
+    refusals: [],
+    finishedAt: Number.NaN,
   };
   for (const line of chart.header()) say(line);
 
@@ -144,7 +151,8 @@ function run(events: readonly BurstyEvent[], deadlineMs: number): Promise<Observ
         complete: () => {
           observed.finishedAt = elapsed();
           const { queued, timerScheduled } = bucket.stats();
-          if (queued !== 0 || timerScheduled) observed.refusals.push(`the bucket still had ${queued} waiting and a timer: ${timerScheduled}`);
+          if (queued !== 0 || timerScheduled)
+            observed.refusals.push(`the bucket still had ${queued} waiting and a timer: ${timerScheduled}`);
         },
       });
   });
@@ -158,7 +166,10 @@ function summarise(events: readonly BurstyEvent[], observed: Observed): string[]
 
   const outOfOrder = emissions.findIndex((emission, index) => emission.id !== index);
   if (emissions.length !== events.length || outOfOrder !== -1) {
-    problems.push(`${events.length} events arrived but ${emissions.length} were emitted` + (outOfOrder === -1 ? '' : `; emission ${outOfOrder} was event ${emissions[outOfOrder]!.id}`));
+    problems.push(
+      `${events.length} events arrived but ${emissions.length} were emitted` +
+        (outOfOrder === -1 ? '' : `; emission ${outOfOrder} was event ${emissions[outOfOrder]!.id}`),
+    );
   }
   const grantedCost = grants.reduce((sum, grant) => sum + grant.cost, 0);
   if (grants.length !== events.length || Math.abs(grantedCost - totalCost) > 1e-9) {
@@ -172,7 +183,9 @@ function summarise(events: readonly BurstyEvent[], observed: Observed): string[]
   if (early > 0) problems.push(`${early} emissions left more than ${EARLY_MS} ms before the earliest instant the bucket allows`);
   const worst = worstExcess(emissions, CAPACITY, TOKENS_PER_MS);
   if (worst.excess > OVER_TOKENS) {
-    problems.push(`by ${(worst.at / 1000).toFixed(3)} s ${worst.spent} tokens were spent, ${worst.excess.toFixed(4)} over capacity + rate·elapsed`);
+    problems.push(
+      `by ${(worst.at / 1000).toFixed(3)} s ${worst.spent} tokens were spent, ${worst.excess.toFixed(4)} over capacity + rate·elapsed`,
+    );
   }
 
   const lastEmission = emissions.at(-1)?.at ?? Number.NaN;
@@ -182,7 +195,9 @@ function summarise(events: readonly BurstyEvent[], observed: Observed): string[]
   const ms = (value: number): string => `${value.toFixed(1)} ms`;
   say();
   say('summary');
-  say(`  events    ${arrivals.length} arrived, ${emissions.length} emitted${outOfOrder === -1 ? ', in order' : ''}; total cost ${totalCost} tokens`);
+  say(
+    `  events    ${arrivals.length} arrived, ${emissions.length} emitted${outOfOrder === -1 ? ', in order' : ''}; total cost ${totalCost} tokens`,
+  );
   say(
     `  time      ${seconds(lastEmission)} to the last emission; ideal ${seconds(idealLast)} (the earliest capacity ${CAPACITY} + ${RATE} tokens/s allows ` +
       `for these arrivals; (cost − capacity) / rate alone is ${seconds((totalCost - CAPACITY) / TOKENS_PER_MS)}): ${overIdeal >= 0 ? '+' : ''}${ms(overIdeal)}`,
@@ -195,7 +210,9 @@ function summarise(events: readonly BurstyEvent[], observed: Observed): string[]
     `  limit     spent at most capacity + rate·elapsed: closest at ${seconds(worst.at)}, ${worst.spent} of ${(worst.spent - worst.excess).toFixed(2)} tokens ` +
       `(${worst.excess <= OVER_TOKENS ? 'never over' : 'OVER'})`,
   );
-  say(`  queue     at most ${observed.mostQueued} values (${observed.mostQueuedCost} tokens) waiting; longest wait ${seconds(observed.longestWait)}`);
+  say(
+    `  queue     at most ${observed.mostQueued} values (${observed.mostQueuedCost} tokens) waiting; longest wait ${seconds(observed.longestWait)}`,
+  );
   say(`  checks    ${problems.length === 0 ? 'all passed' : `${problems.length} FAILED`}`);
   for (const problem of problems) say(`    - ${problem}`);
   return problems;
@@ -217,7 +234,9 @@ async function main(): Promise<void> {
     `bursty-stream: ${events.length} events of cost 1–5 (${totalCost} tokens) in clumps over ${((events.at(-1)?.at ?? 0) / 1000).toFixed(1)} s ` +
       `(seed ${options.seed}),`,
   );
-  say(`  through throttleByTokens with a TokenBucket of capacity ${CAPACITY} refilling ${RATE} tokens/s, in real time (about ${(plannedFinish / 1000).toFixed(1)} s)`);
+  say(
+    `  through throttleByTokens with a TokenBucket of capacity ${CAPACITY} refilling ${RATE} tokens/s, in real time (about ${(plannedFinish / 1000).toFixed(1)} s)`,
+  );
   const observed = await run(events, plannedFinish + 15_000);
   const problems = summarise(events, observed);
   if (problems.length > 0) process.exitCode = 1;

@@ -66,7 +66,9 @@ async function main(): Promise<void> {
   }
   console.log(`\n  admitted requests per second (a full block is the limit, ${API_RATE}/s):`);
   for (const o of outcomes) console.log(`  ${o.style.padEnd(17)} |${sparkline(o.okPerSecond, API_RATE)}|`);
-  console.log(`\n  goodput: admitted requests / (${API_BURST} burst + ${API_RATE}/s × ${SECONDS} s), the most the API could have admitted.`);
+  console.log(
+    `\n  goodput: admitted requests / (${API_BURST} burst + ${API_RATE}/s × ${SECONDS} s), the most the API could have admitted.`,
+  );
   console.log(`  targets: goodput >= 90 % of the limit and <= 2 % of requests answered 429 — ${allMet ? 'all met' : 'NOT all met'}`);
   if (!allMet) process.exitCode = 1;
 }

@@ -5,7 +5,7 @@
  */
 import { Observable, range, takeUntil, timer } from 'rxjs';
 import { adaptiveThrottle } from '../../src/operators/adaptiveThrottle';
-import { TokenBucket } from '../../src/scheduler/TokenBucket';
+import { TokenBucket } from '../../src/limiters/TokenBucket';
 import { startApi, type HeaderStyle } from './server';
 
 /** The API's secret limit, and the client's wrong first guess. */
@@ -62,7 +62,10 @@ export async function runStyle(style: HeaderStyle, seconds: number, onProgress?:
   let ok = 0;
   const progress =
     onProgress &&
-    setInterval(() => onProgress({ elapsedMs: performance.now() - started, ok, throttled: api.counters.throttled, rate: bucket.refillRate }), 200);
+    setInterval(
+      () => onProgress({ elapsedMs: performance.now() - started, ok, throttled: api.counters.throttled, rate: bucket.refillRate }),
+      200,
+    );
   try {
     await new Promise<void>((resolve, reject) => {
       // More work than the run can finish: the limit, not the source, sets the pace.

@@ -38,7 +38,8 @@ function parseArgs(argv: readonly string[]): Options {
     if (arg === '--quick') options.quick = true;
     else if (arg === '--workers') {
       const workers = Number(argv[++i]);
-      if (!Number.isInteger(workers) || workers < 1 || workers > 8) throw new RangeError(`--workers must be an integer from 1 to 8, got ${argv[i]}`);
+      if (!Number.isInteger(workers) || workers < 1 || workers > 8)
+        throw new RangeError(`--workers must be an integer from 1 to 8, got ${argv[i]}`);
       options.workers = workers;
     } else throw new TypeError(`unknown argument ${JSON.stringify(arg)} (options: --quick, --workers <1-8>)`);
   }
@@ -109,7 +110,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 /** Resolves with `promise`, or rejects after `ms` saying `what` took too long. */
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} took longer than ${seconds(ms)}`)), ms)));
+  const timeout = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`${what} took longer than ${seconds(ms)}`)), ms)),
+  );
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
@@ -142,7 +145,11 @@ async function main(options: Options): Promise<string[] | 'skipped'> {
   let connectionError: Error | undefined;
   probe.on('error', (error: Error) => (connectionError ??= error));
   try {
-    await within(probe.connect().then(() => probe.ping()), 5_000, `reaching Redis at ${url}`);
+    await within(
+      probe.connect().then(() => probe.ping()),
+      5_000,
+      `reaching Redis at ${url}`,
+    );
   } catch (error) {
     throw new Error(`cannot reach Redis at ${url}: ${(connectionError ?? (error as Error)).message}`);
   } finally {
@@ -177,7 +184,9 @@ async function main(options: Options): Promise<string[] | 'skipped'> {
   });
   const startingAt = performance.now();
   // A worker that dies while starting fails this at once, rather than after the time limit.
-  const diedStarting = workers.map((worker) => worker.report.then(() => Promise.reject(new Error(`worker ${worker.name} exited before it was ready`))));
+  const diedStarting = workers.map((worker) =>
+    worker.report.then(() => Promise.reject(new Error(`worker ${worker.name} exited before it was ready`))),
+  );
   await within(Promise.race([Promise.all(workers.map((worker) => worker.ready)), ...diedStarting]), 60_000, 'starting the workers');
   say(`${options.workers} worker processes ready after ${seconds(performance.now() - startingAt)} (start-up, not counted); go.\n`);
 
@@ -191,7 +200,9 @@ async function main(options: Options): Promise<string[] | 'skipped'> {
     const total = [...recent.values()].reduce((sum, count) => sum + count, 0);
     const throttled = api.counts.throttled - throttledBefore;
     throttledBefore = api.counts.throttled;
-    say(`  ${String(++second).padStart(6)}  ${names.map((name) => String(recent.get(name) ?? 0).padStart(4)).join(' ')}  ${String(total).padStart(5)}  ${String(throttled).padStart(4)}`);
+    say(
+      `  ${String(++second).padStart(6)}  ${names.map((name) => String(recent.get(name) ?? 0).padStart(4)).join(' ')}  ${String(total).padStart(5)}  ${String(throttled).padStart(4)}`,
+    );
   }, 1000);
   cleanups.push(() => clearInterval(ticker));
   const reports = await within(Promise.all(workers.map((worker) => worker.report)), sharedMs * 2 + 30_000, 'the run');
@@ -221,15 +232,19 @@ async function main(options: Options): Promise<string[] | 'skipped'> {
   );
 
   const problems: string[] = [];
-  if (counts.throttled > 0 || sum('throttled') > 0) problems.push(`the API answered 429 to ${Math.max(counts.throttled, sum('throttled'))} requests`);
+  if (counts.throttled > 0 || sum('throttled') > 0)
+    problems.push(`the API answered 429 to ${Math.max(counts.throttled, sum('throttled'))} requests`);
   if (sum('failed') > 0) problems.push(`${sum('failed')} requests failed`);
   if (sum('storeErrors') > 0) problems.push(`${sum('storeErrors')} Redis calls failed`);
   for (const report of reports) {
-    if (report.ok + report.throttled + report.failed !== report.jobs) problems.push(`worker ${report.name} answered for ${report.ok + report.throttled + report.failed} of ${report.jobs} jobs`);
+    if (report.ok + report.throttled + report.failed !== report.jobs)
+      problems.push(`worker ${report.name} answered for ${report.ok + report.throttled + report.failed} of ${report.jobs} jobs`);
   }
   if (admitted !== totalJobs) problems.push(`the API admitted ${admitted} requests for ${totalJobs} jobs`);
   if (apiSpanMs < sharedMs - ARRIVAL_JITTER_MS) {
-    problems.push(`the requests took ${seconds(apiSpanMs)}, less than the ${seconds(sharedMs)} the shared rate allows: the limit was not shared`);
+    problems.push(
+      `the requests took ${seconds(apiSpanMs)}, less than the ${seconds(sharedMs)} the shared rate allows: the limit was not shared`,
+    );
   }
   return problems;
 }

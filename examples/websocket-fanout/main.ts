@@ -11,10 +11,10 @@
  *
  * Exit code 1 if any connection was disconnected or a message was lost.
  */
-import { concatMap, from, interval, Observable, takeWhile, tap } from 'rxjs';
+import { concatMap, from, interval, type Observable, takeWhile, tap } from 'rxjs';
 import WebSocket from 'ws';
 import { perKey } from '../../src/operators/perKey';
-import { KeyedBuckets } from '../../src/scheduler/KeyedBuckets';
+import { KeyedBuckets } from '../../src/limiters/keyed/KeyedBuckets';
 import { startBudgetServer, type ConnectionReport } from './server';
 
 const quick = process.argv.includes('--quick');
@@ -131,7 +131,11 @@ async function main(): Promise<number> {
   );
 
   for (const socket of sockets.values()) socket.close();
-  await Promise.all([...sockets.values()].map((socket) => new Promise((resolve) => (socket.readyState === WebSocket.CLOSED ? resolve(null) : socket.once('close', resolve)))));
+  await Promise.all(
+    [...sockets.values()].map(
+      (socket) => new Promise((resolve) => (socket.readyState === WebSocket.CLOSED ? resolve(null) : socket.once('close', resolve))),
+    ),
+  );
   await server.close();
 
   const disconnected = [...server.reports.values()].filter((report) => report.disconnected).length;

@@ -51,7 +51,15 @@ export async function startBudgetServer(budget: Budget): Promise<BudgetServer> {
 
   server.on('connection', (socket: WebSocket, request) => {
     const id = (request.url ?? '/').slice(1);
-    const report: ConnectionReport = { id, messages: 0, bytes: 0, firstAt: NaN, lastAt: NaN, lowestTokens: budget.burstBytes, disconnected: false };
+    const report: ConnectionReport = {
+      id,
+      messages: 0,
+      bytes: 0,
+      firstAt: NaN,
+      lastAt: NaN,
+      lowestTokens: budget.burstBytes,
+      disconnected: false,
+    };
     reports.set(id, report);
     // The connection's bucket: full at connect, refilled continuously by elapsed time.
     let tokens = budget.burstBytes;

@@ -4,13 +4,7 @@
  * that decides which budget runs out first.
  */
 import { isNoticeablyPast, report, writtenNegative, type ReadContext, type Reading } from './fieldReadings';
-import {
-  MAX_RESET_MS,
-  MAX_WINDOW_MS,
-  type RateLimitBudget,
-  type RateLimitHeaderFormat,
-  type RateLimitInfo,
-} from './RateLimitInfo';
+import { MAX_RESET_MS, MAX_WINDOW_MS, type RateLimitBudget, type RateLimitHeaderFormat, type RateLimitInfo } from './RateLimitInfo';
 
 /** One budget as the headers state it, before any check. Times are ms from now. */
 export interface BudgetDraft {

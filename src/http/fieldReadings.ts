@@ -39,12 +39,7 @@ export function report(context: ReadContext, header: string, value: string, issu
 }
 
 /** The cautious one of `readings`, reporting when they disagree. */
-export function mostCautious(
-  context: ReadContext,
-  header: string,
-  readings: readonly Reading[],
-  caution: Caution,
-): Reading | undefined {
+export function mostCautious(context: ReadContext, header: string, readings: readonly Reading[], caution: Caution): Reading | undefined {
   let chosen = readings[0];
   if (chosen === undefined) return undefined;
   for (const reading of readings) {
@@ -88,13 +83,7 @@ export type TimeExpectation = 'delay' | 'any';
  * Ms from now until the time `value` names: delays as given, instants against the
  * server's clock (`serverNow`). Unclamped: may be negative or huge.
  */
-export function msUntil(
-  context: ReadContext,
-  header: string,
-  raw: string,
-  value: TimeValue,
-  expectation: TimeExpectation,
-): number {
+export function msUntil(context: ReadContext, header: string, raw: string, value: TimeValue, expectation: TimeExpectation): number {
   if ('delayMs' in value) return value.delayMs;
   if (expectation === 'delay' && value.source !== 'date') {
     report(context, header, raw, `an epoch time (${value.source}) where delta-seconds are expected; read as epoch time`);

@@ -4,7 +4,7 @@
  * case-insensitive view, without throwing.
  */
 import type { RateLimitHeaderProblem } from './RateLimitInfo';
-import { describe } from '../scheduler/validation';
+import { describe } from '../shared/describe';
 
 /** A fetch `Headers` (browser, Node 18+, undici) or anything shaped like it. */
 export interface FetchHeadersLike {
@@ -21,10 +21,7 @@ export type HeaderValue = string | readonly string[] | number | null | undefined
  * or a list of `[name, value]` pairs. Names are matched case-insensitively.
  */
 export type HeadersLike =
-  | FetchHeadersLike
-  | ReadonlyMap<string, HeaderValue>
-  | Readonly<Record<string, unknown>>
-  | ReadonlyArray<readonly [string, HeaderValue]>;
+  FetchHeadersLike | ReadonlyMap<string, HeaderValue> | Readonly<Record<string, unknown>> | ReadonlyArray<readonly [string, HeaderValue]>;
 
 /**
  * Names asked for by `get` when a headers object can be read in no other way (no

@@ -14,16 +14,7 @@
  */
 import { parseDictionary, parseList, Token, type BareItem, type InnerList, type Item, type Parameters } from 'structured-headers';
 import type { BudgetDraft } from './budgets';
-import {
-  mostCautious,
-  msUntil,
-  readCount,
-  readTime,
-  report,
-  type Caution,
-  type ReadContext,
-  type Reading,
-} from './fieldReadings';
+import { mostCautious, msUntil, readCount, readTime, report, type Caution, type ReadContext, type Reading } from './fieldReadings';
 import { timeFromNumber } from './timeValues';
 
 /** The budgets stated by the IETF fields, in header order. */
@@ -74,13 +65,7 @@ function showItem(item: BareItem): string {
 }
 
 /** A numeric parameter, reported and ignored when it is present but not a number. */
-function numberParameter(
-  context: ReadContext,
-  header: string,
-  parameters: Parameters,
-  key: string,
-  itemText: string,
-): number | undefined {
+function numberParameter(context: ReadContext, header: string, parameters: Parameters, key: string, itemText: string): number | undefined {
   const value = parameters.get(key);
   if (value === undefined) return undefined;
   if (typeof value === 'number') return value;
@@ -125,11 +110,7 @@ function readPolicies(context: ReadContext): Policy[] {
  * `"name";q=100;w=60;qu="requests"` (named) or `100;w=60` (draft 07 and before: the
  * item is the limit). The window is in seconds.
  */
-function policyFromItem(
-  context: ReadContext,
-  header: string,
-  [item, parameters]: Item,
-): Policy | undefined {
+function policyFromItem(context: ReadContext, header: string, [item, parameters]: Item): Policy | undefined {
   const name = nameOf(item);
   const itemText = showItem(item);
   const windowSeconds = numberParameter(context, header, parameters, 'w', itemText);

@@ -164,11 +164,7 @@ function readRetryAfter(context: ReadContext): number | undefined {
 }
 
 /** The top-level info: the scarcest budget, overridden by Retry-After, with every budget listed. */
-function assemble(
-  context: ReadContext,
-  budgets: readonly RateLimitBudget[],
-  retryAfter: number | undefined,
-): RateLimitInfo | undefined {
+function assemble(context: ReadContext, budgets: readonly RateLimitBudget[], retryAfter: number | undefined): RateLimitInfo | undefined {
   if (budgets.length === 0 && retryAfter === undefined) return undefined;
   const scarcest = budgets.length === 0 ? undefined : scarcestBudget(budgets);
   const info: RateLimitInfo = scarcest === undefined ? {} : { ...scarcest };

@@ -36,19 +36,13 @@ export function readVendorBudgets(context: ReadContext): BudgetDraft[] {
  * relative, so immune to clock skew) or `-reset`. Named after `-resource` (GitHub) or
  * `-bucket` (Discord) when present.
  */
-function readSingleBudgetFamily(
-  context: ReadContext,
-  prefix: string,
-  format: RateLimitHeaderFormat,
-): BudgetDraft | undefined {
+function readSingleBudgetFamily(context: ReadContext, prefix: string, format: RateLimitHeaderFormat): BudgetDraft | undefined {
   const limit = readCount(context, `${prefix}limit`, 'lowest');
   const remaining = readCount(context, `${prefix}remaining`, 'lowest');
   const used = readCount(context, `${prefix}used`, 'highest');
-  const resetAfter =
-    readTime(context, `${prefix}reset-after`, 'delay') ?? readTime(context, `${prefix}reset`, 'any');
+  const resetAfter = readTime(context, `${prefix}reset-after`, 'delay') ?? readTime(context, `${prefix}reset`, 'any');
   if (limit === undefined && remaining === undefined && used === undefined && resetAfter === undefined) return undefined;
-  const name =
-    readText(context, `${prefix}resource`) ?? readText(context, `${prefix}bucket`) ?? prefix.slice(0, -1);
+  const name = readText(context, `${prefix}resource`) ?? readText(context, `${prefix}bucket`) ?? prefix.slice(0, -1);
   const draft: BudgetDraft = { name, format, refill: 'at-reset' };
   if (limit !== undefined) draft.limit = limit;
   if (remaining !== undefined) draft.remaining = remaining;
@@ -96,9 +90,7 @@ function readPerResourceBudgets(context: ReadContext, naming: NamePattern, forma
     headersByBudget.set(parsed.budget, headers);
   }
   const drafts: BudgetDraft[] = [];
-  const names = [...headersByBudget.keys()].sort((a, b) =>
-    a === b ? 0 : a === 'requests' ? -1 : b === 'requests' ? 1 : a < b ? -1 : 1,
-  );
+  const names = [...headersByBudget.keys()].sort((a, b) => (a === b ? 0 : a === 'requests' ? -1 : b === 'requests' ? 1 : a < b ? -1 : 1));
   for (const name of names) {
     const headers = headersByBudget.get(name) as Partial<Record<Field, string>>;
     const draft: BudgetDraft = { name, format, refill: 'continuous' };

@@ -1,15 +1,18 @@
 import { from, Observable, type ObservableInput, type OperatorFunction, type Subscriber, type Subscription } from 'rxjs';
-import { RateLimitExceededError } from '../errors';
+import { RateLimitExceededError } from '../shared/errors';
 import { parseRateLimitHeaders, type HeadersLike } from '../http/parseRateLimitHeaders';
 import { wallClockNow } from '../http/wallClock';
-import type { RateLimitFeedback } from '../scheduler/adaptation';
-import { checkBucketOptions, TokenBucket, type AdaptOptions, type TokenBucketOptions } from '../scheduler/TokenBucket';
-import type { TokenLimiter } from '../scheduler/TokenLimiter';
-import { checkCostWithin, checkKnownKeys, checkNumberOption, describe } from '../scheduler/validation';
-import type { Waiter } from '../scheduler/WaitQueue';
-import { AimdRateSearch } from '../scheduler/aimd';
-import { isLimiter, type Cost } from './throttleByTokens';
-import { SourceObserver } from './SourceObserver';
+import type { RateLimitFeedback } from '../arithmetic/adaptation';
+import type { AdaptOptions } from '../limiters/adaptOptions';
+import { checkBucketOptions, type TokenBucketOptions } from '../limiters/bucketOptions';
+import { TokenBucket } from '../limiters/TokenBucket';
+import { isLimiter, type TokenLimiter } from '../limiters/TokenLimiter';
+import { checkCostWithin, checkKnownKeys, checkNumberOption } from '../shared/checks';
+import { describe } from '../shared/describe';
+import type { Waiter } from '../waiting/WaitQueue';
+import { AimdRateSearch } from '../arithmetic/aimd';
+import type { Cost } from './refusalSettings';
+import { observeSource, SourceObserver } from './SourceObserver';
 
 /** A bucket `adaptiveThrottle` can retune: a `TokenBucket`, or any limiter with the same two methods. */
 export interface AdaptableLimiter extends TokenLimiter {
@@ -62,8 +65,20 @@ export interface AdaptiveThrottleConfig<T, R> {
 }
 
 const CONFIG_KEYS = [
-  'bucket', 'cost', 'concurrency', 'feedback', 'isThrottled', 'feedbackFromError', 'safetyFactor', 'minRate',
-  'maxRate', 'retry', 'decrease', 'increase', 'maxQueue', 'wallClock',
+  'bucket',
+  'cost',
+  'concurrency',
+  'feedback',
+  'isThrottled',
+  'feedbackFromError',
+  'safetyFactor',
+  'minRate',
+  'maxRate',
+  'retry',
+  'decrease',
+  'increase',
+  'maxQueue',
+  'wallClock',
 ] as const;
 
 /**
@@ -118,14 +133,7 @@ export function adaptiveThrottle<T, R>(
   return (source) =>
     new Observable<R>((subscriber) => {
       const bucket = shared ?? new TokenBucket(config.bucket as TokenBucketOptions);
-      const flow = new AdaptiveFlow(subscriber, request, bucket, settings);
-      // Linked first, so an output that ends during a synchronous subscribe stops the source at once.
-      subscriber.add(flow);
-      source.subscribe(flow);
-      return () => {
-        flow.unsubscribe();
-        flow.teardown();
-      };
+      return observeSource(source, subscriber, new AdaptiveFlow(subscriber, request, bucket, settings));
     });
 }
 
@@ -189,7 +197,7 @@ function headersOf(carrier: unknown): FeedbackSource {
 }
 
 function statusOf(carrier: unknown): number | undefined {
-  const status = (carrier as { status?: unknown; statusCode?: unknown } | null | undefined);
+  const status = carrier as { status?: unknown; statusCode?: unknown } | null | undefined;
   const value = status?.status ?? status?.statusCode;
   return typeof value === 'number' ? value : undefined;
 }
@@ -453,12 +461,12 @@ class AdaptiveFlow<T, R> extends SourceObserver<T> implements AttemptOwner<T> {
   }
 
   fail(error: unknown): void {
-    this.teardown();
+    this.withdrawAll();
     this.subscriber.error(error);
   }
 
   /** Cancels requests in flight and withdraws waiting values. */
-  teardown(): void {
+  withdrawAll(): void {
     for (const attempt of this.asking) this.bucket.cancel(attempt);
     this.asking.clear();
     for (const attempt of this.inFlight) attempt.request?.unsubscribe();

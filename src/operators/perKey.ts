@@ -1,10 +1,11 @@
 import { Observable, type MonoTypeOperatorFunction, type Subscriber } from 'rxjs';
-import { RateLimitExceededError } from '../errors';
-import { KeyedBuckets, type KeyedBucketsOptions } from '../scheduler/KeyedBuckets';
-import { Admission, type KeyedLimiter, type KeyedRefusalReason, type KeyedWaiter } from '../scheduler/KeyedLimiter';
-import type { BucketFor } from '../scheduler/KeyLimitTable';
-import { checkKnownKeys, describe } from '../scheduler/validation';
-import type { Waiter } from '../scheduler/WaitQueue';
+import { RateLimitExceededError } from '../shared/errors';
+import { KeyedBuckets, type KeyedBucketsOptions } from '../limiters/keyed/KeyedBuckets';
+import { Admission, type KeyedLimiter, type KeyedRefusalReason, type KeyedWaiter } from '../limiters/keyed/KeyedLimiter';
+import type { BucketFor } from '../limiters/keyed/KeyLimitTable';
+import { checkKnownKeys } from '../shared/checks';
+import { describe } from '../shared/describe';
+import type { Waiter } from '../waiting/WaitQueue';
 import type { ThrottleByTokensConfig } from './throttleByTokens';
 import { checkRefusalSettings, type RefusalSettings } from './refusalSettings';
 import { SourceObserver } from './SourceObserver';

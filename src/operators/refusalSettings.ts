@@ -1,5 +1,6 @@
-import type { RefusalReason } from '../errors';
-import { checkChoice, checkCostWithin, checkNumberOption, describe } from '../scheduler/validation';
+import type { RefusalReason } from '../shared/errors';
+import { checkChoice, checkCostWithin, checkNumberOption } from '../shared/checks';
+import { describe } from '../shared/describe';
 
 /** The cost of a value in tokens: a constant, or computed from the value and its index. */
 export type Cost<T> = number | ((value: T, index: number) => number);

@@ -1,16 +1,17 @@
 import { Observable, Subject, type SchedulerLike } from 'rxjs';
-import { planAdaptation, type RateLimitFeedback } from '../scheduler/adaptation';
-import { monotonicScheduler } from '../scheduler/monotonicScheduler';
-import { TokenBucket, type AdaptOptions } from '../scheduler/TokenBucket';
-import type { Refusal, TokenLimiter } from '../scheduler/TokenLimiter';
-import { TokenLedger, type LedgerLimits } from '../scheduler/TokenLedger';
-import { checkCostWithin, checkKnownKeys, checkNumberOption } from '../scheduler/validation';
-import { WaitQueue, type Waiter } from '../scheduler/WaitQueue';
+import { planAdaptation, type RateLimitFeedback } from '../arithmetic/adaptation';
+import { monotonicScheduler } from '../waiting/monotonicScheduler';
+import type { AdaptOptions } from '../limiters/adaptOptions';
+import { TokenBucket } from '../limiters/TokenBucket';
+import { TOKEN_LIMITER, type Refusal, type TokenLimiter } from '../limiters/TokenLimiter';
+import { TokenLedger, type LedgerLimits } from '../arithmetic/TokenLedger';
+import { checkCostWithin, checkKnownKeys, checkNumberOption } from '../shared/checks';
+import { WaitQueue, type Waiter } from '../waiting/WaitQueue';
 import { RedisStoreError } from './errors';
 import type { RedisTokenBucketEvent, RedisTokenBucketStats } from './events';
 import { checkRedisOptions, type RedisTokenBucketOptions, type StoreErrorPolicy } from './options';
 import { BucketScripts, clockReading, SERVER_CLOCK, type ClockReading, type Reservation, type ReserveReply } from './scripts';
-import { SingleTimer } from './SingleTimer';
+import { SingleTimer } from '../waiting/SingleTimer';
 import { LocalWaiter, RefundBatch, StoreCall, TakeWaiter, Ticket, type LocalWaiterOwner, type TicketState } from './tickets';
 
 const LIMIT_KEYS = ['capacity', 'refillRate', 'interval'] as const;
@@ -36,6 +37,7 @@ const LIMIT_KEYS = ['capacity', 'refillRate', 'interval'] as const;
  * ```
  */
 export class RedisTokenBucket implements TokenLimiter {
+  readonly [TOKEN_LIMITER] = true as const;
   readonly scheduler: SchedulerLike;
   /** The Redis key holding the state: `${keyPrefix}{${key}}`. */
   readonly key: string;
@@ -203,7 +205,12 @@ export class RedisTokenBucket implements TokenLimiter {
     const plan = planAdaptation(
       feedback,
       { capacity, refillRate, interval, available: this.available() },
-      { safetyFactor: options.safetyFactor ?? 0.9, minRate: options.minRate ?? 0, maxRate: options.maxRate ?? Infinity, inFlight: options.inFlight ?? 0 },
+      {
+        safetyFactor: options.safetyFactor ?? 0.9,
+        minRate: options.minRate ?? 0,
+        maxRate: options.maxRate ?? Infinity,
+        inFlight: options.inFlight ?? 0,
+      },
     );
     if (plan === undefined) return;
     const now = this.clock();
@@ -343,7 +350,7 @@ export class RedisTokenBucket implements TokenLimiter {
     else this.grantTimer.clear();
     const oldest = this.inFlight.values().next();
     if (oldest.done === true) this.timeoutTimer.clear();
-    else this.timeoutTimer.aim(oldest.value.sentAt + this.timeout, true);
+    else this.timeoutTimer.aim(oldest.value.sentAt + this.timeout, undefined, true);
   }
 
   private sendWaiting(): void {
@@ -460,7 +467,11 @@ export class RedisTokenBucket implements TokenLimiter {
     } else {
       const failure =
         this.policy === 'local'
-          ? new RedisStoreError(`${error.message}; cost ${ticket.cost} exceeds the local share's capacity ${this.fallback!.capacity}`, this.key, error)
+          ? new RedisStoreError(
+              `${error.message}; cost ${ticket.cost} exceeds the local share's capacity ${this.fallback!.capacity}`,
+              this.key,
+              error,
+            )
           : error;
       this.settleTicket(ticket, (waiter) => waiter.failed(failure));
     }

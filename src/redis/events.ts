@@ -1,4 +1,4 @@
-import type { TokenBucketEvent } from '../scheduler/TokenBucket';
+import type { TokenBucketEvent } from '../limiters/TokenBucketStats';
 import type { RedisStoreError } from './errors';
 import type { StoreErrorPolicy } from './options';
 
@@ -87,8 +87,4 @@ export interface RefundedEvent {
 
 /** What `events$` reports: `TokenBucket`'s events plus the store's. `time` is the scheduler's `now()`. */
 export type RedisTokenBucketEvent =
-  | Exclude<TokenBucketEvent, { type: 'granted' }>
-  | RedisGrantedEvent
-  | StoreErrorEvent
-  | StoreRecoveredEvent
-  | RefundedEvent;
+  Exclude<TokenBucketEvent, { type: 'granted' }> | RedisGrantedEvent | StoreErrorEvent | StoreRecoveredEvent | RefundedEvent;

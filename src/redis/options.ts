@@ -1,5 +1,6 @@
 import type { SchedulerLike } from 'rxjs';
-import { checkChoice, checkKnownKeys, checkNumberOption, describe } from '../scheduler/validation';
+import { checkChoice, checkKnownKeys, checkNumberOption } from '../shared/checks';
+import { describe } from '../shared/describe';
 import type { RedisClient } from './scripts';
 
 /**
@@ -116,7 +117,11 @@ export function checkRedisOptions(options: RedisTokenBucketOptions): CheckedOpti
   const refillRate = checkNumberOption(OWNER, 'refillRate', options.refillRate, 'positive');
   const interval = checkNumberOption(OWNER, 'interval', options.interval ?? 1000, 'positive');
   const clock = checkChoice(OWNER, 'clock', options.clock ?? 'server', ['server', 'client'] as const);
-  const onStoreError = checkChoice(OWNER, 'onStoreError', options.onStoreError ?? 'fail-closed', ['fail-closed', 'fail-open', 'local'] as const);
+  const onStoreError = checkChoice(OWNER, 'onStoreError', options.onStoreError ?? 'fail-closed', [
+    'fail-closed',
+    'fail-open',
+    'local',
+  ] as const);
   const localShare = checkNumberOption(OWNER, 'localShare', options.localShare ?? 1, 'positive');
   if (localShare > 1) throw new RangeError(`${OWNER} option "localShare" must be in (0, 1], got ${localShare}`);
   if (options.localShare !== undefined && onStoreError !== 'local') {

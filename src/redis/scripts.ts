@@ -212,7 +212,14 @@ export class BucketScripts {
   reserve(key: string, limits: ScriptLimits, clock: ClockReading, cost: number, maxWaitMicros: number): Promise<ReserveReply> {
     return this.run(RESERVE, key, limits, clock, [String(cost), String(maxWaitMicros)]).then((reply) => {
       const field = fields(reply, 6);
-      return { granted: field[0] === '1', wait: Number(field[1]), due: field[2]!, tokens: Number(field[3]), base: field[4]!, ahead: Number(field[5]) };
+      return {
+        granted: field[0] === '1',
+        wait: Number(field[1]),
+        due: field[2]!,
+        tokens: Number(field[3]),
+        base: field[4]!,
+        ahead: Number(field[5]),
+      };
     });
   }
 

@@ -1,5 +1,5 @@
 import type { Subscriber } from 'rxjs';
-import type { Waiter } from '../scheduler/WaitQueue';
+import type { Waiter } from '../waiting/WaitQueue';
 import type { GrantSource } from './events';
 import type { Reservation } from './scripts';
 

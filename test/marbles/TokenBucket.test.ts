@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { mergeMap, type Observable } from 'rxjs';
 import type { TestScheduler } from 'rxjs/testing';
 import { throttleByTokens } from '../../src/operators/throttleByTokens';
-import { TokenBucket, type TokenBucketEvent, type TokenBucketStats } from '../../src/scheduler/TokenBucket';
-import type { Waiter } from '../../src/scheduler/WaitQueue';
+import { TokenBucket } from '../../src/limiters/TokenBucket';
+import { type TokenBucketEvent, type TokenBucketStats } from '../../src/limiters/TokenBucketStats';
+import type { Waiter } from '../../src/waiting/WaitQueue';
 import { createTestScheduler } from '../support/marbles';
 
 function probeAt(ts: TestScheduler, frame: number, check: () => void): void {
@@ -239,11 +240,19 @@ describe('configure mid-stream: capacity 3, 1 token / 10 ms, six values at 0', (
       const bucket = new TokenBucket(options);
       bucket.take(2).subscribe();
       const before = bucket.stats();
-      expect(() => bucket.configure({ capacity: 0 })).toThrow(new RangeError('TokenBucket.configure option "capacity" must be a finite number > 0, got 0'));
-      expect(() => bucket.configure({ refillRate: -1 })).toThrow('TokenBucket.configure option "refillRate" must be a finite number > 0, got -1');
+      expect(() => bucket.configure({ capacity: 0 })).toThrow(
+        new RangeError('TokenBucket.configure option "capacity" must be a finite number > 0, got 0'),
+      );
+      expect(() => bucket.configure({ refillRate: -1 })).toThrow(
+        'TokenBucket.configure option "refillRate" must be a finite number > 0, got -1',
+      );
       expect(() => bucket.configure({ interval: Infinity })).toThrow('option "interval" must be a finite number > 0, got Infinity');
-      expect(() => bucket.configure({ refillRate: '2' as never })).toThrow(new TypeError('TokenBucket.configure option "refillRate" must be a finite number > 0, got "2"'));
-      expect(() => bucket.configure({ capacity: 2, initialTokens: 1 } as never)).toThrow('TokenBucket.configure has no option "initialTokens"');
+      expect(() => bucket.configure({ refillRate: '2' as never })).toThrow(
+        new TypeError('TokenBucket.configure option "refillRate" must be a finite number > 0, got "2"'),
+      );
+      expect(() => bucket.configure({ capacity: 2, initialTokens: 1 } as never)).toThrow(
+        'TokenBucket.configure has no option "initialTokens"',
+      );
       expect(() => bucket.configure({ capacity: 1, refillRate: Number.NaN })).toThrow(/"refillRate" .* got NaN/);
       expect(bucket.stats()).toEqual(before);
     });
@@ -258,8 +267,18 @@ describe('stats() and events$: capacity 2, 1 token / 10 ms', () => {
       const bucket = new TokenBucket(options);
       const first = bucket.stats();
       const expected: TokenBucketStats = {
-        capacity: 2, refillRate: 1, interval: 10, available: 2, queued: 0, queuedCost: 0,
-        granted: 0, grantedCost: 0, dropped: 0, rejected: 0, cancelled: 0, timerScheduled: false,
+        capacity: 2,
+        refillRate: 1,
+        interval: 10,
+        available: 2,
+        queued: 0,
+        queuedCost: 0,
+        granted: 0,
+        grantedCost: 0,
+        dropped: 0,
+        rejected: 0,
+        cancelled: 0,
+        timerScheduled: false,
       };
       expect(first).toEqual(expected);
       (first as { available: number }).available = 99;
@@ -328,10 +347,22 @@ describe('constructor options', () => {
       [{ capacity: 5 }, TypeError, 'TokenBucket option "refillRate" must be a finite number > 0, got undefined'],
       [{ capacity: 5, refillRate: 0 }, RangeError, 'TokenBucket option "refillRate" must be a finite number > 0, got 0'],
       [{ capacity: 5, refillRate: 1, interval: -10 }, RangeError, 'TokenBucket option "interval" must be a finite number > 0, got -10'],
-      [{ capacity: 5, refillRate: 1, initialTokens: -1 }, RangeError, 'TokenBucket option "initialTokens" must be a finite number >= 0, got -1'],
+      [
+        { capacity: 5, refillRate: 1, initialTokens: -1 },
+        RangeError,
+        'TokenBucket option "initialTokens" must be a finite number >= 0, got -1',
+      ],
       [{ capacity: 5, refillRate: 1, initialTokens: 6 }, RangeError, 'TokenBucket option "initialTokens" (6) exceeds capacity 5'],
-      [{ capacity: 5, refillRate: 1, scheduler: {} }, TypeError, 'TokenBucket option "scheduler" must be a SchedulerLike with now() and schedule()'],
-      [{ capacity: 5, refillRate: 1, rate: 3 }, TypeError, 'TokenBucket has no option "rate" (known: capacity, refillRate, interval, initialTokens, scheduler)'],
+      [
+        { capacity: 5, refillRate: 1, scheduler: {} },
+        TypeError,
+        'TokenBucket option "scheduler" must be a SchedulerLike with now() and schedule()',
+      ],
+      [
+        { capacity: 5, refillRate: 1, rate: 3 },
+        TypeError,
+        'TokenBucket has no option "rate" (known: capacity, refillRate, interval, initialTokens, scheduler)',
+      ],
       [null, TypeError, 'TokenBucket options must be an object, got null'],
       [5, TypeError, 'TokenBucket options must be an object, got 5'],
     ];

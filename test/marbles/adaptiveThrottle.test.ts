@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { throwError, type Observable } from 'rxjs';
 import { adaptiveThrottle } from '../../src/operators/adaptiveThrottle';
-import type { RateLimitFeedback } from '../../src/scheduler/adaptation';
-import { TokenBucket } from '../../src/scheduler/TokenBucket';
+import type { RateLimitFeedback } from '../../src/arithmetic/adaptation';
+import { TokenBucket } from '../../src/limiters/TokenBucket';
 import { createTestScheduler } from '../support/marbles';
 
 /** A response as the tests' fake server sends it: a status and already-parsed feedback. */
@@ -81,7 +81,12 @@ describe('adaptiveThrottle', () => {
         // (the bucket refilled meanwhile, as the server's budget did at its reset).
         const expected = '    a 29ms (bc|)';
         const result = source.pipe(
-          adaptiveThrottle((_v: string, i: number) => cold('(r|)', { r: replies[i]! }), { bucket, feedback, concurrency: 1, safetyFactor: 1 }),
+          adaptiveThrottle((_v: string, i: number) => cold('(r|)', { r: replies[i]! }), {
+            bucket,
+            feedback,
+            concurrency: 1,
+            safetyFactor: 1,
+          }),
         );
         expectObservable(result).toBe(expected, { a: spent, b: fresh, c: fresh });
       });
@@ -107,7 +112,7 @@ describe('adaptiveThrottle', () => {
         let calls = 0;
         const request = (value: string): Observable<Reply> => {
           calls++;
-          return cold('(r|)', { r: value === 'a' && calls === 1 ? slowDown : { status: 200, info: undefined, value } as Reply });
+          return cold('(r|)', { r: value === 'a' && calls === 1 ? slowDown : ({ status: 200, info: undefined, value } as Reply) });
         };
         const source = hot('  a-(bc)|');
         // a is throttled at 0: nothing is granted for 20 ms, while the bucket refills (to 3);

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { map, take } from 'rxjs';
-import { RateLimitExceededError } from '../../src/errors';
+import { RateLimitExceededError } from '../../src/shared/errors';
 import { perKey } from '../../src/operators/perKey';
 import { throttleByTokens } from '../../src/operators/throttleByTokens';
-import { KeyedBuckets } from '../../src/scheduler/KeyedBuckets';
-import type { KeyedBucketsEvent } from '../../src/scheduler/KeyedBucketsStats';
-import { TokenBucket } from '../../src/scheduler/TokenBucket';
+import { KeyedBuckets } from '../../src/limiters/keyed/KeyedBuckets';
+import type { KeyedBucketsEvent } from '../../src/limiters/keyed/KeyedBucketsStats';
+import { TokenBucket } from '../../src/limiters/TokenBucket';
 import { createTestScheduler } from '../support/marbles';
 
 /** Values are named `<key><n>`: the key is the first character. */
@@ -150,7 +150,11 @@ describe('perKey: under a global bucket of capacity 2, 1 token / 10 ms (keys cap
         expect(keyed.stats().global!.available).toBeCloseTo(0.1, 9);
       }, 11);
     });
-    expect(granted.map((event) => event.type === 'granted' && { key: event.key, time: event.time, waited: event.waited, available: event.available })).toEqual([
+    expect(
+      granted.map(
+        (event) => event.type === 'granted' && { key: event.key, time: event.time, waited: event.waited, available: event.available },
+      ),
+    ).toEqual([
       { key: 'a', time: 0, waited: 0, available: 0 },
       { key: 'b', time: 0, waited: 0, available: 0 },
       { key: 'c', time: 10, waited: 10, available: 0 },
@@ -348,21 +352,28 @@ describe('perKey: configure the key whose value holds the global request', () =>
   it('shrinking its capacity below the head fails that value; the request passes to the next key', () => {
     const ts = createTestScheduler();
     ts.run(({ cold, expectObservable }) => {
-      const keyed = new KeyedBuckets<string>({ capacity: 2, refillRate: 1, interval: 1 }, { global: { capacity: 2, refillRate: 1, interval: 10 } });
+      const keyed = new KeyedBuckets<string>(
+        { capacity: 2, refillRate: 1, interval: 1 },
+        { global: { capacity: 2, refillRate: 1, interval: 10 } },
+      );
       const heavy = cold('(ab)', { a: 'a2', b: 'a2' });
       const light = cold('-d', V);
       const cost = (value: string): number => (value === 'a2' ? 2 : 1);
       // a2 takes the global burst at 0; the second a2 holds the request (due 20). At 5 key a
       // shrinks to 1: that value fails, and b1 (waiting since 1) gets the request: 10.
       ts.schedule(() => keyed.configure('a', { capacity: 1 }), 5);
-      expectObservable(heavy.pipe(perKey(keyOf, keyed, { cost }))).toBe('a    4ms #', { a: 'a2' }, new RangeError('cost 2 exceeds capacity 1 of key "a"'));
+      expectObservable(heavy.pipe(perKey(keyOf, keyed, { cost }))).toBe(
+        'a    4ms #',
+        { a: 'a2' },
+        new RangeError('cost 2 exceeds capacity 1 of key "a"'),
+      );
       expectObservable(light.pipe(perKey(keyOf, keyed, { cost }))).toBe('- 9ms d', V);
     });
   });
 });
 
 describe('perKey: keys backed by their own TokenLimiter', () => {
-  it('asks the key\'s limiter through the protocol and forgets the key once nothing of it waits', () => {
+  it("asks the key's limiter through the protocol and forgets the key once nothing of it waits", () => {
     const ts = createTestScheduler();
     ts.run(({ cold, expectObservable }) => {
       const stores = new Map<string, TokenBucket>();
@@ -377,7 +388,7 @@ describe('perKey: keys backed by their own TokenLimiter', () => {
     });
   });
 
-  it('with a global bucket: the key\'s limiter first, then the global one', () => {
+  it("with a global bucket: the key's limiter first, then the global one", () => {
     createTestScheduler().run(({ cold, expectObservable }) => {
       const global = { capacity: 1, refillRate: 1, interval: 5 };
       const keyed = new KeyedBuckets<string>(() => new TokenBucket(oneEvery10), { global });
@@ -398,7 +409,7 @@ describe('perKey: bad input', () => {
     });
   });
 
-  it('a cost above its key\'s capacity errors naming the cost, the capacity and the key', () => {
+  it("a cost above its key's capacity errors naming the cost, the capacity and the key", () => {
     createTestScheduler().run(({ cold, expectObservable }) => {
       expectObservable(cold('a', V).pipe(perKey(keyOf, oneEvery10, { cost: 2 }))).toBe(
         '#',
@@ -446,7 +457,9 @@ describe('perKey: bad input', () => {
     );
     expect(() => perKey(keyOf, oneEvery10, { maxKeys: 0 })).toThrow('KeyedBuckets option "maxKeys" must be a number > 0, got 0');
     expect(() => perKey(keyOf, oneEvery10, { strategy: 'drop', maxWait: 5 })).toThrow('apply to strategy "delay"');
-    expect(() => perKey(keyOf, new KeyedBuckets(oneEvery10), { maxKeys: 5 })).toThrow('perKey option "maxKeys" applies when given bucket options');
+    expect(() => perKey(keyOf, new KeyedBuckets(oneEvery10), { maxKeys: 5 })).toThrow(
+      'perKey option "maxKeys" applies when given bucket options',
+    );
     expect(() => perKey('a' as never, oneEvery10)).toThrow('perKey: keyOf must be a function, got "a"');
     expect(() => perKey(keyOf, oneEvery10, { rate: 1 } as never)).toThrow('perKey has no option "rate"');
   });

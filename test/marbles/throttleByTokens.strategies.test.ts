@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { TestScheduler } from 'rxjs/testing';
-import { RateLimitExceededError, type RefusalReason } from '../../src/errors';
+import { RateLimitExceededError, type RefusalReason } from '../../src/shared/errors';
 import { throttleByTokens } from '../../src/operators/throttleByTokens';
-import { TokenBucket, type TokenBucketEvent } from '../../src/scheduler/TokenBucket';
+import { TokenBucket } from '../../src/limiters/TokenBucket';
+import { type TokenBucketEvent } from '../../src/limiters/TokenBucketStats';
 import { createTestScheduler } from '../support/marbles';
 
 function probeAt(ts: TestScheduler, frame: number, check: () => void): void {
@@ -128,7 +129,9 @@ describe("strategy 'error': capacity 2, 1 token / 10 ms", () => {
     let log!: ReturnType<typeof record<string>>;
     ts.run(({ hot }) => {
       const bucket = new TokenBucket({ capacity: 4, refillRate: 1, interval: 10, initialTokens: 0 });
-      hot('a').pipe(throttleByTokens(bucket, { cost: 3 })).subscribe(); // waits 30 ms
+      hot('a')
+        .pipe(throttleByTokens(bucket, { cost: 3 }))
+        .subscribe(); // waits 30 ms
       log = record(ts, hot('--x').pipe(throttleByTokens(bucket, { strategy: 'error', cost: 2 })));
     });
     expect(log.values).toEqual([]);
@@ -199,7 +202,12 @@ describe("bounds: strategy 'delay', capacity 1, 1 token / 10 ms, maxQueue 2", ()
     ts.run(({ cold, expectObservable }) => {
       const source = cold('(ab) 6ms c|');
       const expected = '   a     9ms c|';
-      const throttled = source.pipe(throttleByTokens({ capacity: 1, refillRate: 1, interval: 10 }, { maxQueue: 0, overflow: 'drop', onDrop: (v: string) => drops.push(v) }));
+      const throttled = source.pipe(
+        throttleByTokens(
+          { capacity: 1, refillRate: 1, interval: 10 },
+          { maxQueue: 0, overflow: 'drop', onDrop: (v: string) => drops.push(v) },
+        ),
+      );
       expectObservable(throttled).toBe(expected);
     });
     expect(drops).toEqual(['b']);
@@ -255,7 +263,9 @@ describe("bounds: strategy 'delay', capacity 1, 1 token / 10 ms, maxWait 15", ()
     createTestScheduler().run(({ cold, expectObservable }) => {
       const source = cold('(ab) 6ms c|');
       const expected = '   a     9ms c|';
-      const throttled = source.pipe(throttleByTokens(options, { maxWait: 0, overflow: 'drop', onDrop: (v: string, r) => drops.push([v, r]) }));
+      const throttled = source.pipe(
+        throttleByTokens(options, { maxWait: 0, overflow: 'drop', onDrop: (v: string, r) => drops.push([v, r]) }),
+      );
       expectObservable(throttled).toBe(expected);
     });
     expect(drops).toEqual([['b', 'max-wait']]);
@@ -263,14 +273,18 @@ describe("bounds: strategy 'delay', capacity 1, 1 token / 10 ms, maxWait 15", ()
 });
 
 describe('refusals are observable: events$ and stats (capacity 1, 1 token / 10 ms)', () => {
-  it("reports dropped and rejected with reason, retryAfter and time", () => {
+  it('reports dropped and rejected with reason, retryAfter and time', () => {
     const ts = createTestScheduler();
     const events: TokenBucketEvent[] = [];
     ts.run(({ cold, hot }) => {
       const bucket = new TokenBucket({ capacity: 1, refillRate: 1, interval: 10 });
       bucket.events$.subscribe((event) => events.push(event));
-      cold('ab').pipe(throttleByTokens(bucket, { strategy: 'drop' })).subscribe();
-      hot('---c').pipe(throttleByTokens(bucket, { strategy: 'error' })).subscribe({ error: () => {} });
+      cold('ab')
+        .pipe(throttleByTokens(bucket, { strategy: 'drop' }))
+        .subscribe();
+      hot('---c')
+        .pipe(throttleByTokens(bucket, { strategy: 'error' }))
+        .subscribe({ error: () => {} });
     });
     expect(events.filter((e) => e.type === 'dropped' || e.type === 'rejected')).toEqual([
       { type: 'dropped', time: 1, cost: 1, reason: 'no-tokens', retryAfter: 9 },
@@ -321,7 +335,11 @@ describe('bad input (capacity 3, 1 token / 10 ms)', () => {
     createTestScheduler().run(({ cold, expectObservable }) => {
       const source = cold('--a');
       const expected = '   --#';
-      expectObservable(source.pipe(throttleByTokens(options, { cost: 4 }))).toBe(expected, undefined, new RangeError('cost 4 exceeds capacity 3'));
+      expectObservable(source.pipe(throttleByTokens(options, { cost: 4 }))).toBe(
+        expected,
+        undefined,
+        new RangeError('cost 4 exceeds capacity 3'),
+      );
     });
   });
 
@@ -362,7 +380,9 @@ describe('bad input (capacity 3, 1 token / 10 ms)', () => {
   });
 
   it('invalid bucket options are refused when the operator is created, not at subscription', () => {
-    expect(() => throttleByTokens({ capacity: 0, refillRate: 1 })).toThrow('TokenBucket option "capacity" must be a finite number > 0, got 0');
+    expect(() => throttleByTokens({ capacity: 0, refillRate: 1 })).toThrow(
+      'TokenBucket option "capacity" must be a finite number > 0, got 0',
+    );
     expect(() => throttleByTokens({ capacity: 1, refillRate: 1, rate: 2 } as never)).toThrow('TokenBucket has no option "rate"');
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EMPTY, NEVER, Observable, repeat, retry, take, throwError } from 'rxjs';
 import type { TestScheduler } from 'rxjs/testing';
-import { TokenBucket } from '../../src/scheduler/TokenBucket';
+import { TokenBucket } from '../../src/limiters/TokenBucket';
 import { throttleByTokens } from '../../src/operators/throttleByTokens';
 import { createTestScheduler } from '../support/marbles';
 
@@ -64,7 +64,9 @@ describe('delay: capacity 1.5, refill 0.25 / 2.5 ms (0.1 token/ms), cost 0.7 (fr
     const times: number[] = [];
     ts.run(({ cold }) => {
       const bucket = new TokenBucket({ capacity: 1.5, refillRate: 0.25, interval: 2.5, initialTokens: 0.35 });
-      cold('(ab|)').pipe(throttleByTokens(bucket, { cost: 0.7 })).subscribe(() => times.push(ts.now()));
+      cold('(ab|)')
+        .pipe(throttleByTokens(bucket, { cost: 0.7 }))
+        .subscribe(() => times.push(ts.now()));
     });
     expect(times).toHaveLength(2);
     expect(times[0]).toBeCloseTo(3.5, 9);
@@ -319,7 +321,7 @@ describe('delay: empty, never, error and unsubscribe (capacity 2, 1 token / 10 m
     expect(released).toBe(1);
   });
 
-  it('a limiter of the user\'s own that throws errors the stream with its error', () => {
+  it("a limiter of the user's own that throws errors the stream with its error", () => {
     createTestScheduler().run(({ cold, expectObservable }) => {
       const bucket = new TokenBucket(options);
       const failing = Object.assign(Object.create(bucket) as TokenBucket, {
@@ -341,9 +343,7 @@ describe('delay: empty, never, error and unsubscribe (capacity 2, 1 token / 10 m
         pushedAfterError++;
         subscriber.next(2);
       });
-      const throttled = source.pipe(
-        throttleByTokens(bucket, { cost: (v: number) => (v < 0 ? Number.NaN : 1) }),
-      );
+      const throttled = source.pipe(throttleByTokens(bucket, { cost: (v: number) => (v < 0 ? Number.NaN : 1) }));
       expectObservable(throttled).toBe('(a#)', { a: 1 }, new RangeError('cost must be a finite number >= 0, got NaN'));
     });
     expect(pushedAfterError).toBe(1);

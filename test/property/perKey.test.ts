@@ -3,8 +3,8 @@ import fc from 'fast-check';
 import { Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { perKey } from '../../src/operators/perKey';
-import { KeyedBuckets } from '../../src/scheduler/KeyedBuckets';
-import { TokenBucket } from '../../src/scheduler/TokenBucket';
+import { KeyedBuckets } from '../../src/limiters/keyed/KeyedBuckets';
+import { TokenBucket } from '../../src/limiters/TokenBucket';
 
 /** A key's bucket in the tests: `capacity` tokens, one token every `every` ms (integers, so every instant is an integer ms). */
 interface Limit {
@@ -108,7 +108,10 @@ describe('perKey property: per-key buckets, with keys forgotten as they refill',
     fc.assert(
       fc.property(
         fc.array(limitArb(4, 12), { minLength: 1, maxLength: 4 }).chain((limits) =>
-          fc.tuple(fc.constant(limits), arrivalsArb(limits.length, 80, 30, (key) => limits[key]!.capacity)),
+          fc.tuple(
+            fc.constant(limits),
+            arrivalsArb(limits.length, 80, 30, (key) => limits[key]!.capacity),
+          ),
         ),
         ([limits, arrivals]) => {
           const { emissions, completedAt } = simulate(
@@ -150,7 +153,7 @@ describe('perKey property: under a global bucket', () => {
       ),
     );
 
-  it('never exceeds the global or any key\'s limit in any window, keeps order per key, loses nothing, forgets everything', () => {
+  it("never exceeds the global or any key's limit in any window, keeps order per key, loses nothing, forgets everything", () => {
     fc.assert(
       fc.property(scenario, ([{ limits, global, quantum }, arrivals]) => {
         const { emissions, completedAt } = simulate(
@@ -175,10 +178,16 @@ describe('perKey property: under a global bucket', () => {
           expect(e.emittedAt).toBeGreaterThanOrEqual(e.time);
           expect(Number.isInteger(e.emittedAt)).toBe(true); // exact deficits: no float drift, no µs early/late
         }
-        assertWindowBound(emitted.map((e) => ({ time: e.emittedAt, cost: e.cost })), global);
+        assertWindowBound(
+          emitted.map((e) => ({ time: e.emittedAt, cost: e.cost })),
+          global,
+        );
         limits.forEach((limit, key) => {
           const ofKey = emitted.filter((e) => e.key === key);
-          assertWindowBound(ofKey.map((e) => ({ time: e.emittedAt, cost: e.cost })), limit);
+          assertWindowBound(
+            ofKey.map((e) => ({ time: e.emittedAt, cost: e.cost })),
+            limit,
+          );
           const arrivalOrder = arrivals.filter((a) => a.key === key).map((a) => a.id);
           expect(ofKey.map((e) => e.id)).toEqual(arrivalOrder);
         });
@@ -207,9 +216,12 @@ describe('perKey property: under a global bucket', () => {
           const { emissions } = simulate(
             arrivals,
             () =>
-              new KeyedBuckets<number>({ capacity: 5, refillRate: 5, interval: 1 }, {
-                global: { capacity: global.capacity, refillRate: 1, interval: global.every },
-              }),
+              new KeyedBuckets<number>(
+                { capacity: 5, refillRate: 5, interval: 1 },
+                {
+                  global: { capacity: global.capacity, refillRate: 1, interval: global.every },
+                },
+              ),
           );
           const emittedAt = new Map(emissions.map((e) => [e.id, e.time]));
           expect(emittedAt.size).toBe(arrivals.length);

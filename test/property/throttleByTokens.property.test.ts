@@ -3,8 +3,8 @@ import fc from 'fast-check';
 import { Observable, Subscription, type SchedulerAction, type SchedulerLike } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { throttleByTokens } from '../../src/operators/throttleByTokens';
-import { TokenBucket } from '../../src/scheduler/TokenBucket';
-import { TokenLedger } from '../../src/scheduler/TokenLedger';
+import { TokenBucket } from '../../src/limiters/TokenBucket';
+import { TokenLedger } from '../../src/arithmetic/TokenLedger';
 
 // ---------------------------------------------------------------------------------------------
 // Scenarios: several streams sharing one bucket, values arriving at integer frames with integer
@@ -63,7 +63,9 @@ function scenarioArbitrary(): fc.Arbitrary<Scenario> {
         let at = 0;
         const items = plan.items.map((item, index) => {
           at += item.gap;
-          const cost = item.integerCost ? Math.min(Math.floor(capacity), Math.floor(item.fraction * (capacity + 1))) : item.fraction * capacity;
+          const cost = item.integerCost
+            ? Math.min(Math.floor(capacity), Math.floor(item.fraction * (capacity + 1)))
+            : item.fraction * capacity;
           return { stream, index, at, cost };
         });
         return {
@@ -99,7 +101,8 @@ interface ReferenceOutcome {
 function referenceDelay(scenario: Scenario): ReferenceOutcome {
   const { capacity, streams } = scenario;
   const rate = scenario.refillRate / scenario.interval;
-  type Event = { time: number; order: number; kind: 'arrival'; item: Item } | { time: number; order: number; kind: 'unsubscribe'; stream: number };
+  type Event =
+    { time: number; order: number; kind: 'arrival'; item: Item } | { time: number; order: number; kind: 'unsubscribe'; stream: number };
   const events: Event[] = [];
   let order = 0;
   for (const plan of streams) for (const item of plan.items) events.push({ time: item.at, order: order++, kind: 'arrival', item });
@@ -241,7 +244,11 @@ function runImplementation(scenario: Scenario, strategy: 'delay' | 'drop'): Impl
       const config =
         strategy === 'delay'
           ? { cost: (item: Item) => item.cost }
-          : { cost: (item: Item) => item.cost, strategy: 'drop' as const, onDrop: (item: Item) => dropped.push({ stream: item.stream, index: item.index, time: ts.now() }) };
+          : {
+              cost: (item: Item) => item.cost,
+              strategy: 'drop' as const,
+              onDrop: (item: Item) => dropped.push({ stream: item.stream, index: item.index, time: ts.now() }),
+            };
       return source.pipe(throttleByTokens(bucket, config)).subscribe({
         next: (item) => emissions.push({ stream: item.stream, index: item.index, time: ts.now(), cost: item.cost }),
         error: (error: unknown) => errors.push(error),
@@ -276,7 +283,9 @@ describe("throttleByTokens 'delay' against an ideal FIFO token bucket (fast-chec
 
         // Same values, same (global FIFO) order, at the ideal instants.
         expect(run.emissions.map((e) => `${e.stream}:${e.index}`)).toEqual(reference.grants.map((g) => `${g.stream}:${g.index}`));
-        run.emissions.forEach((emission, i) => expectWithinRounding(emission.time, reference.grants[i]!.time, `value ${emission.stream}:${emission.index}`));
+        run.emissions.forEach((emission, i) =>
+          expectWithinRounding(emission.time, reference.grants[i]!.time, `value ${emission.stream}:${emission.index}`),
+        );
 
         // Order kept within each stream; nothing lost by a stream that stayed subscribed.
         scenario.streams.forEach((plan, stream) => {
@@ -287,7 +296,8 @@ describe("throttleByTokens 'delay' against an ideal FIFO token bucket (fast-chec
 
         // Completion waits for the last value, and only streams still subscribed complete.
         expect([...run.completions.keys()].sort()).toEqual([...reference.completions.keys()].sort());
-        for (const [stream, time] of reference.completions) expectWithinRounding(run.completions.get(stream)!, time, `completion of ${stream}`);
+        for (const [stream, time] of reference.completions)
+          expectWithinRounding(run.completions.get(stream)!, time, `completion of ${stream}`);
 
         // The rate limit itself, in every window between two emissions.
         const rate = scenario.refillRate / scenario.interval;
@@ -297,7 +307,8 @@ describe("throttleByTokens 'delay' against an ideal FIFO token bucket (fast-chec
           for (let j = i; j < sorted.length; j++) {
             cost += sorted[j]!.cost;
             const allowed = scenario.capacity + rate * (sorted[j]!.time - sorted[i]!.time);
-            if (cost > allowed + 1e-9 * (1 + scenario.capacity)) throw new Error(`window [${sorted[i]!.time}, ${sorted[j]!.time}] emitted ${cost} > ${allowed}`);
+            if (cost > allowed + 1e-9 * (1 + scenario.capacity))
+              throw new Error(`window [${sorted[i]!.time}, ${sorted[j]!.time}] emitted ${cost} > ${allowed}`);
           }
         }
 
@@ -335,7 +346,9 @@ function dropScenarioArbitrary(): fc.Arbitrary<DropScenario> {
       initialFraction: fc.double({ min: 0, max: 1, noNaN: true }),
       streams: fc.array(
         fc.record({
-          items: fc.array(fc.record({ gap: fc.integer({ min: 0, max: 6 }), fraction: fc.double({ min: 0, max: 1, noNaN: true }) }), { maxLength: 15 }),
+          items: fc.array(fc.record({ gap: fc.integer({ min: 0, max: 6 }), fraction: fc.double({ min: 0, max: 1, noNaN: true }) }), {
+            maxLength: 15,
+          }),
           tail: fc.integer({ min: 0, max: 5 }),
           unsubscribeAt: fc.option(fc.integer({ min: 0, max: 60 }), { nil: undefined, freq: 3 }),
         }),
@@ -361,7 +374,11 @@ function dropScenarioArbitrary(): fc.Arbitrary<DropScenario> {
             quarterCosts.set(item, quarters);
             return item;
           });
-          return { items, completeAt: at + plan.tail, unsubscribeAt: plan.unsubscribeAt === undefined ? undefined : plan.unsubscribeAt + 0.5 };
+          return {
+            items,
+            completeAt: at + plan.tail,
+            unsubscribeAt: plan.unsubscribeAt === undefined ? undefined : plan.unsubscribeAt + 0.5,
+          };
         }),
       };
     });

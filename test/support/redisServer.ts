@@ -27,7 +27,8 @@ export function findRedis(): RedisSource {
 /** The path of a runnable `redis-server` (`REDIS_SERVER` if set, else the PATH, /usr/bin, /usr/local/bin), or undefined. */
 export function findRedisBinary(): string | undefined {
   const chosen = process.env['REDIS_SERVER'];
-  const candidates = chosen !== undefined && chosen !== '' ? [chosen] : ['redis-server', '/usr/bin/redis-server', '/usr/local/bin/redis-server'];
+  const candidates =
+    chosen !== undefined && chosen !== '' ? [chosen] : ['redis-server', '/usr/bin/redis-server', '/usr/local/bin/redis-server'];
   for (const candidate of candidates) {
     const probe = spawnSync(candidate, ['--version'], { encoding: 'utf8', timeout: 5000 });
     if (probe.status === 0 && probe.stdout.includes('Redis server')) return candidate;
@@ -100,13 +101,20 @@ export class RedisServer {
   restart(): Promise<void> {
     if (this.child !== null) return Promise.resolve();
     const args = [
-      '--port', String(this.port),
-      '--bind', this.host,
-      '--save', '',
-      '--appendonly', 'no',
-      '--dir', this.dir,
-      '--daemonize', 'no',
-      '--loglevel', 'notice',
+      '--port',
+      String(this.port),
+      '--bind',
+      this.host,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      this.dir,
+      '--daemonize',
+      'no',
+      '--loglevel',
+      'notice',
       ...this.args,
     ];
     const child = spawn(this.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });

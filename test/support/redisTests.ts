@@ -34,10 +34,7 @@ const runId = randomUUID().slice(0, 8);
 export function describeWithRedis(name: string, body: (redis: RedisTestContext) => void, options: DescribeWithRedisOptions = {}): void {
   const source = findRedis();
   const binary = options.ownServer === true || options.serverArgs !== undefined ? findRedisBinary() : undefined;
-  const usable =
-    options.ownServer === true || options.serverArgs !== undefined
-      ? binary !== undefined
-      : source.kind !== 'none';
+  const usable = options.ownServer === true || options.serverArgs !== undefined ? binary !== undefined : source.kind !== 'none';
   if (!usable) {
     const reason =
       options.ownServer === true || options.serverArgs !== undefined

@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { from, Observable, Subscription, type SchedulerAction, type SchedulerLike } from 'rxjs';
+import { from, Observable, type Subscription, type SchedulerAction, type SchedulerLike } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { perKey } from '../../src/operators/perKey';
-import { DeficitRoundRobin, type RingMember } from '../../src/scheduler/DeficitRoundRobin';
-import { KeyedBuckets } from '../../src/scheduler/KeyedBuckets';
-import type { KeyedBucketsEvent } from '../../src/scheduler/KeyedBucketsStats';
-import { KeyHeap, type HeapMember } from '../../src/scheduler/KeyHeap';
-import { MAX_TIMER_DELAY, TokenBucket } from '../../src/scheduler/TokenBucket';
-import { WaitQueue, type Waiter } from '../../src/scheduler/WaitQueue';
+import { DeficitRoundRobin, type RingMember } from '../../src/waiting/DeficitRoundRobin';
+import { KeyedBuckets } from '../../src/limiters/keyed/KeyedBuckets';
+import type { KeyedBucketsEvent } from '../../src/limiters/keyed/KeyedBucketsStats';
+import { KeyHeap, type HeapMember } from '../../src/waiting/KeyHeap';
+import { TokenBucket } from '../../src/limiters/TokenBucket';
+import { MAX_TIMER_DELAY } from '../../src/waiting/SingleTimer';
+import { WaitQueue, type Waiter } from '../../src/waiting/WaitQueue';
 
 /** A TestScheduler run without marble assertions, for scripted scenarios. */
 function virtual<R>(scenario: (ts: TestScheduler) => R): R {
@@ -26,7 +27,13 @@ function virtual<R>(scenario: (ts: TestScheduler) => R): R {
  */
 function countingScheduler(inner: SchedulerLike, early = 0) {
   const live = new Set<object>();
-  const probe = { peak: 0, delays: [] as number[], get live() { return live.size; } };
+  const probe = {
+    peak: 0,
+    delays: [] as number[],
+    get live() {
+      return live.size;
+    },
+  };
   const scheduler: SchedulerLike = {
     now: () => inner.now(),
     schedule<T>(work: (this: SchedulerAction<T>, state?: T) => void, delay = 0, state?: T): Subscription {
@@ -34,10 +41,14 @@ function countingScheduler(inner: SchedulerLike, early = 0) {
       live.add(token);
       probe.peak = Math.max(probe.peak, live.size);
       probe.delays.push(delay);
-      const subscription = inner.schedule(function (this: SchedulerAction<T>, s?: T) {
-        live.delete(token);
-        work.call(this, s);
-      }, delay * (1 - early), state);
+      const subscription = inner.schedule(
+        function (this: SchedulerAction<T>, s?: T) {
+          live.delete(token);
+          work.call(this, s);
+        },
+        delay * (1 - early),
+        state,
+      );
       subscription.add(() => live.delete(token));
       return subscription;
     },
@@ -53,7 +64,9 @@ describe('KeyedBuckets: memory follows busy keys, not keys ever seen', () => {
       const keyed = new KeyedBuckets<number>(oneEvery10);
       const keys = Array.from({ length: 100_000 }, (_, i) => i);
       let emitted = 0;
-      from(keys).pipe(perKey((key: number) => key, keyed)).subscribe(() => emitted++);
+      from(keys)
+        .pipe(perKey((key: number) => key, keyed))
+        .subscribe(() => emitted++);
       expect(emitted).toBe(100_000);
       expect(keyed.stats().keys).toBe(100_000);
       ts.schedule(() => expect(keyed.stats().keys).toBe(100_000), 9);
@@ -140,7 +153,9 @@ describe('KeyedBuckets: one scheduled action for all keys', () => {
       const { scheduler, probe } = countingScheduler(ts);
       const keyed = new KeyedBuckets<string>({ capacity: 1, refillRate: 1, interval: 5e9 }, { scheduler });
       const out: number[] = [];
-      from(['a', 'a']).pipe(perKey((key: string) => key, keyed)).subscribe(() => out.push(ts.now()));
+      from(['a', 'a'])
+        .pipe(perKey((key: string) => key, keyed))
+        .subscribe(() => out.push(ts.now()));
       ts.flush();
       expect(Math.max(...probe.delays)).toBe(MAX_TIMER_DELAY);
       expect(probe.delays.length).toBe(3);
@@ -154,7 +169,9 @@ describe('KeyedBuckets: one scheduled action for all keys', () => {
       const { scheduler } = countingScheduler(ts, 0.5);
       const keyed = new KeyedBuckets<string>(oneEvery10, { scheduler, global: { capacity: 1, refillRate: 1, interval: 7 } });
       const out: [string, number][] = [];
-      from(['a', 'a', 'b', 'a']).pipe(perKey((key: string) => key, keyed)).subscribe((key) => out.push([key, ts.now()]));
+      from(['a', 'a', 'b', 'a'])
+        .pipe(perKey((key: string) => key, keyed))
+        .subscribe((key) => out.push([key, ts.now()]));
       return out;
     });
     // a@0 takes the global token. b (key full) asks the global at 0: 7. a2: key a at 10, then the
@@ -177,7 +194,9 @@ describe('KeyedBuckets: a shared global TokenLimiter', () => {
       let peakQueued = 0;
       global.events$.subscribe(() => (peakQueued = Math.max(peakQueued, global.stats().queued)));
       let emitted = 0;
-      from(Array.from({ length: 200 }, (_, i) => i % 20)).pipe(perKey((key: number) => key, keyed)).subscribe(() => emitted++);
+      from(Array.from({ length: 200 }, (_, i) => i % 20))
+        .pipe(perKey((key: number) => key, keyed))
+        .subscribe(() => emitted++);
       ts.flush();
       expect(emitted).toBe(200);
       expect(peakQueued).toBe(1);
@@ -189,7 +208,9 @@ describe('KeyedBuckets: a shared global TokenLimiter', () => {
   it('an in-memory global: cancelling the value that holds the request leaks no token of either bucket', () => {
     virtual((ts) => {
       const keyed = new KeyedBuckets<string>(oneEvery10, { global: { capacity: 1, refillRate: 1, interval: 10 } });
-      const subscription = from(['a', 'b']).pipe(perKey((key: string) => key, keyed)).subscribe();
+      const subscription = from(['a', 'b'])
+        .pipe(perKey((key: string) => key, keyed))
+        .subscribe();
       ts.schedule(() => subscription.unsubscribe(), 4);
       ts.schedule(() => {
         // Global: 1 taken at 0 by a, refilling since: 0.5 at 5. Key b: never charged, not held.
@@ -266,10 +287,12 @@ describe('KeyedBuckets: configure one key live', () => {
       const keyed = new KeyedBuckets<string>({ capacity: 3, refillRate: 1, interval: 10 });
       const errors: string[] = [];
       const emitted: string[] = [];
-      from([3, 3]).pipe(perKey(() => 'k', keyed, { cost: (cost) => cost })).subscribe({
-        next: (value) => emitted.push(`${value}@${ts.now()}`),
-        error: (error: Error) => errors.push(`${error.message}@${ts.now()}`),
-      });
+      from([3, 3])
+        .pipe(perKey(() => 'k', keyed, { cost: (cost) => cost }))
+        .subscribe({
+          next: (value) => emitted.push(`${value}@${ts.now()}`),
+          error: (error: Error) => errors.push(`${error.message}@${ts.now()}`),
+        });
       ts.schedule(() => keyed.configure('k', { capacity: 2 }), 5);
       ts.flush();
       expect(emitted).toEqual(['3@0']);
@@ -280,9 +303,13 @@ describe('KeyedBuckets: configure one key live', () => {
 
   it('rejects bad patches, keys backed by a TokenLimiter, and overrides past maxKeys', () => {
     const keyed = new KeyedBuckets<string>((key) => (key === 'remote' ? new TokenBucket(oneEvery10) : oneEvery10), { maxKeys: 2 });
-    expect(() => keyed.configure('a', { capacity: -1 })).toThrow('KeyedBuckets.configure option "capacity" must be a finite number > 0, got -1');
+    expect(() => keyed.configure('a', { capacity: -1 })).toThrow(
+      'KeyedBuckets.configure option "capacity" must be a finite number > 0, got -1',
+    );
     expect(() => keyed.configure('a', { initialTokens: 1 } as never)).toThrow('KeyedBuckets.configure has no option "initialTokens"');
-    expect(() => keyed.configure('remote', { capacity: 2 })).toThrow('key "remote" is limited by a TokenLimiter; configure that limiter instead');
+    expect(() => keyed.configure('remote', { capacity: 2 })).toThrow(
+      'key "remote" is limited by a TokenLimiter; configure that limiter instead',
+    );
     keyed.configure('a', { capacity: 2 });
     keyed.configure('b', { capacity: 2 });
     keyed.configure('a', { refillRate: 2 });
@@ -293,7 +320,9 @@ describe('KeyedBuckets: configure one key live', () => {
     const times = virtual((ts) => {
       const keyed = new KeyedBuckets<number>({ capacity: 9, refillRate: 9 }, { global: { capacity: 1, refillRate: 1, interval: 10 } });
       const out: number[] = [];
-      from([1, 2, 3]).pipe(perKey((key: number) => key, keyed)).subscribe(() => out.push(ts.now()));
+      from([1, 2, 3])
+        .pipe(perKey((key: number) => key, keyed))
+        .subscribe(() => out.push(ts.now()));
       ts.schedule(() => keyed.configureGlobal({ interval: 2 }), 5);
       expect(() => new KeyedBuckets(oneEvery10).configureGlobal({ capacity: 1 })).toThrow('is not held by this KeyedBuckets');
       return out;
@@ -309,7 +338,9 @@ describe('KeyedBuckets: observability', () => {
       const keyed = new KeyedBuckets<string>(oneEvery10);
       const events: KeyedBucketsEvent<string>[] = [];
       keyed.events$.subscribe((event) => events.push(event));
-      from(['a', 'a', 'a', 'b', 'b', 'c']).pipe(perKey((key: string) => key, keyed)).subscribe();
+      from(['a', 'a', 'a', 'b', 'b', 'c'])
+        .pipe(perKey((key: string) => key, keyed))
+        .subscribe();
       const stats = keyed.stats();
       expect(stats).toMatchObject({ keys: 3, waitingKeys: 2, queued: 3, queuedCost: 3, granted: 3, timerScheduled: true });
       expect(stats.topKeys).toEqual([
@@ -364,7 +395,9 @@ describe('KeyedBuckets: observability', () => {
       'KeyedBuckets bucketFor: option "initialTokens" (0) must equal capacity 2',
     );
     const keyed = new KeyedBuckets<string>(() => ({ capacity: 1, refillRate: Number.NaN }));
-    expect(() => keyed.tryTake('x')).toThrow('KeyedBuckets bucketFor("x"): TokenBucket option "refillRate" must be a finite number > 0, got NaN');
+    expect(() => keyed.tryTake('x')).toThrow(
+      'KeyedBuckets bucketFor("x"): TokenBucket option "refillRate" must be a finite number > 0, got NaN',
+    );
     expect(() => new KeyedBuckets<string>(oneEvery10).tryTake('x', -1)).toThrow('cost must be a finite number >= 0, got -1');
   });
 });
@@ -433,7 +466,16 @@ describe('DeficitRoundRobin', () => {
   });
 
   it('weighted by cost: a key of cost-3 values gets as many tokens as a key of cost-1 values', () => {
-    expect(serve(3, [new Member('h', [1, 1, 1, 1, 1, 1]), new Member('c', [3, 3])])).toEqual(['h1', 'h1', 'h1', 'c3', 'h1', 'h1', 'h1', 'c3']);
+    expect(serve(3, [new Member('h', [1, 1, 1, 1, 1, 1]), new Member('c', [3, 3])])).toEqual([
+      'h1',
+      'h1',
+      'h1',
+      'c3',
+      'h1',
+      'h1',
+      'h1',
+      'c3',
+    ]);
   });
 
   it('a quantum below the costs computes barren rounds instead of iterating them, with the same order', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SchedulerLike } from 'rxjs';
-import { TokenLedger } from '../../src/scheduler/TokenLedger';
-import { TokenBucket } from '../../src/scheduler/TokenBucket';
+import { TokenLedger } from '../../src/arithmetic/TokenLedger';
+import { TokenBucket } from '../../src/limiters/TokenBucket';
 
 const limits = (capacity: number, refillRate: number, interval: number) => ({ capacity, refillRate, interval });
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { of } from 'rxjs';
 import { adaptiveThrottle } from '../../src/operators/adaptiveThrottle';
-import { planAdaptation, type AdaptationSettings, type BucketShape } from '../../src/scheduler/adaptation';
-import { AimdRateSearch } from '../../src/scheduler/aimd';
-import { TokenBucket } from '../../src/scheduler/TokenBucket';
+import { planAdaptation, type AdaptationSettings, type BucketShape } from '../../src/arithmetic/adaptation';
+import { AimdRateSearch } from '../../src/arithmetic/aimd';
+import { TokenBucket } from '../../src/limiters/TokenBucket';
 import { createTestScheduler } from '../support/marbles';
 
 const bucket: BucketShape = { capacity: 10, refillRate: 5, interval: 1000, available: 4 };
@@ -48,7 +48,11 @@ describe('planAdaptation', () => {
   it('changes nothing for feedback without usable numbers, and never yields NaN or a rate <= 0', () => {
     expect(planAdaptation({}, bucket, settings)).toBeUndefined();
     expect(planAdaptation({ limit: Number.NaN, window: 1000 }, bucket, settings)).toBeUndefined();
-    for (const feedback of [{ remaining: 0, resetAfter: 1 }, { remaining: 1e9, resetAfter: 1 }, { limit: 1e-9, window: 1e9 }]) {
+    for (const feedback of [
+      { remaining: 0, resetAfter: 1 },
+      { remaining: 1e9, resetAfter: 1 },
+      { limit: 1e-9, window: 1e9 },
+    ]) {
       const plan = planAdaptation(feedback, bucket, settings);
       if (plan?.refillRate !== undefined) expect(plan.refillRate).toBeGreaterThan(0);
     }
@@ -114,7 +118,9 @@ describe('adaptiveThrottle reading real headers', () => {
         status: 200,
         headers: new Headers({ RateLimit: '"default";r=50;t=30', 'RateLimit-Policy': '"default";q=100;w=60' }),
       };
-      of(1).pipe(adaptiveThrottle(() => of(response), { bucket: shared, safetyFactor: 1 })).subscribe();
+      of(1)
+        .pipe(adaptiveThrottle(() => of(response), { bucket: shared, safetyFactor: 1 }))
+        .subscribe();
       flush();
       // 50 left for 30 s, 0 in flight: keep ≤ 49 (the bucket holds 0 after the request), spread 50 over 30 s.
       expect(shared.refillRate).toBeCloseTo(50 / 30, 9);

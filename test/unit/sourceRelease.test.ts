@@ -57,7 +57,12 @@ describe('throttleByTokens: the source stops when the output ends', () => {
 describe('perKey: the source stops when the output ends', () => {
   it('a downstream take(1) stops a synchronous source after one value', () => {
     const { source, pushed } = countingRange();
-    source.pipe(perKey((value: number) => value % 10, plenty), take(1)).subscribe();
+    source
+      .pipe(
+        perKey((value: number) => value % 10, plenty),
+        take(1),
+      )
+      .subscribe();
     expect(pushed()).toBe(1);
   });
 
@@ -80,7 +85,12 @@ describe('perKey: the source stops when the output ends', () => {
 describe('adaptiveThrottle: the source stops when the output ends; callbacks that throw error the output', () => {
   it('a downstream take(1) stops a synchronous source after one value', () => {
     const { source, pushed } = countingRange();
-    source.pipe(adaptiveThrottle((value: number) => of(value), { bucket: plenty }), take(1)).subscribe();
+    source
+      .pipe(
+        adaptiveThrottle((value: number) => of(value), { bucket: plenty }),
+        take(1),
+      )
+      .subscribe();
     expect(pushed()).toBe(1);
   });
 

@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  checkChoice,
-  checkCost,
-  checkCostWithin,
-  checkKnownKeys,
-  checkNumberOption,
-  describe as describeValue,
-} from '../../src/scheduler/validation';
+import { checkChoice, checkCost, checkCostWithin, checkKnownKeys, checkNumberOption } from '../../src/shared/checks';
+import { describe as describeValue } from '../../src/shared/describe';
 
 function thrown(run: () => unknown): Error {
   try {

@@ -76,8 +76,7 @@ describeWithRedis(
       return run;
     }
 
-    const sources = (events: RedisTokenBucketEvent[]) =>
-      events.flatMap((event) => (event.type === 'granted' ? [event.source] : []));
+    const sources = (events: RedisTokenBucketEvent[]) => events.flatMap((event) => (event.type === 'granted' ? [event.source] : []));
 
     describe("onStoreError: 'fail-closed'", () => {
       it('errors the stream with a RedisStoreError, having emitted each value before it once; works again after the restart', async () => {

@@ -9,7 +9,7 @@ import { beforeAll, expect, it } from 'vitest';
 import { adaptiveThrottle } from '../../../src/operators/adaptiveThrottle';
 import { perKey } from '../../../src/operators/perKey';
 import { throttleByTokens } from '../../../src/operators/throttleByTokens';
-import type { RateLimitFeedback } from '../../../src/scheduler/adaptation';
+import type { RateLimitFeedback } from '../../../src/arithmetic/adaptation';
 import type { RedisGrantedEvent } from '../../../src/redis/events';
 import { RedisTokenBucket } from '../../../src/redis/RedisTokenBucket';
 import { describeWithRedis } from '../../support/redisTests';
@@ -32,7 +32,8 @@ describeWithRedis('other operators with a RedisTokenBucket', (redis) => {
 
   it('perKey: a Redis bucket per key, each key limited on its own', async () => {
     const prefix = redis.uniqueKey('user');
-    const bucketFor = (user: string) => new RedisTokenBucket({ redis: client, key: `${prefix}:${user}`, capacity: 1, refillRate: 1, interval: 50 });
+    const bucketFor = (user: string) =>
+      new RedisTokenBucket({ redis: client, key: `${prefix}:${user}`, capacity: 1, refillRate: 1, interval: 50 });
     const values = ['a0', 'b0', 'a1', 'b1', 'a2'];
     const start = performance.now();
     const emitted: [string, number][] = [];
@@ -69,7 +70,10 @@ describeWithRedis('other operators with a RedisTokenBucket', (redis) => {
     await lastValueFrom(shared.take(1));
     const later: string[] = [];
     const none = await lastValueFrom(
-      of('d').pipe(throttleByTokens(shared, { maxQueue: 0, overflow: 'drop', onDrop: (value, reason) => later.push(`${value}:${reason}`) }), toArray()),
+      of('d').pipe(
+        throttleByTokens(shared, { maxQueue: 0, overflow: 'drop', onDrop: (value, reason) => later.push(`${value}:${reason}`) }),
+        toArray(),
+      ),
     );
     expect(none).toEqual([]);
     expect(later).toEqual(['d:max-queue']);
@@ -94,11 +98,15 @@ describeWithRedis('other operators with a RedisTokenBucket', (redis) => {
     const refusedPerKey: string[] = [];
     const passedPerKey = await lastValueFrom(
       from(['a1', 'a2', 'a3']).pipe(
-        perKey((v: string) => v[0]!, (user: string) => new RedisTokenBucket({ ...slow, key: `${queuePrefix}:${user}` }), {
-          maxQueue: 0,
-          overflow: 'drop',
-          onDrop: (v, reason) => refusedPerKey.push(`${v}:${reason}`),
-        }),
+        perKey(
+          (v: string) => v[0]!,
+          (user: string) => new RedisTokenBucket({ ...slow, key: `${queuePrefix}:${user}` }),
+          {
+            maxQueue: 0,
+            overflow: 'drop',
+            onDrop: (v, reason) => refusedPerKey.push(`${v}:${reason}`),
+          },
+        ),
         toArray(),
       ),
     );
@@ -106,7 +114,7 @@ describeWithRedis('other operators with a RedisTokenBucket', (redis) => {
     expect(refusedPerKey).toEqual(['a2:max-queue', 'a3:max-queue']);
   });
 
-  it("adaptiveThrottle: a Retry-After pauses every process sharing the key, and applies once", async () => {
+  it('adaptiveThrottle: a Retry-After pauses every process sharing the key, and applies once', async () => {
     const key = redis.uniqueKey('adaptive');
     const options = { redis: client, key, capacity: 5, refillRate: 100 };
     const mine = new RedisTokenBucket(options);
@@ -155,7 +163,13 @@ describeWithRedis(
       for (let attempt = 0; attempt < 200 && !(await admin.cluster('INFO')).includes('cluster_state:ok'); attempt++) await sleep(10);
       const cluster = new Cluster([{ host: '127.0.0.1', port: redis.server!.port }]);
       try {
-        const bucket = new RedisTokenBucket({ redis: cluster, key: redis.uniqueKey('clustered'), capacity: 2, refillRate: 1, interval: 20 });
+        const bucket = new RedisTokenBucket({
+          redis: cluster,
+          key: redis.uniqueKey('clustered'),
+          capacity: 2,
+          refillRate: 1,
+          interval: 20,
+        });
         const grants = grantsOf(bucket);
         const values = await lastValueFrom(from([1, 2, 3, 4]).pipe(throttleByTokens(bucket), toArray()));
         expect(values).toEqual([1, 2, 3, 4]);

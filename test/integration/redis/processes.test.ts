@@ -49,48 +49,44 @@ const CAPACITY = 10;
 const RATE_PER_SECOND = 200;
 
 describeWithRedis('several processes sharing one key', (redis) => {
-  it(
-    `${WORKERS} workers stay within capacity + rate · window in every window, and take as long as the shared rate implies`,
-    async () => {
-      const key = redis.uniqueKey('shared');
-      const args = [redis.url, key, String(CAPACITY), String(RATE_PER_SECOND), String(VALUES_PER_WORKER)];
-      const workers = Array.from({ length: WORKERS }, () => startWorker(args));
-      try {
-        await Promise.all(workers.map((worker) => worker.ready));
-        for (const worker of workers) worker.child.stdin.write('go\n');
-        const results = await Promise.all(workers.map((worker) => worker.result));
+  it(`${WORKERS} workers stay within capacity + rate · window in every window, and take as long as the shared rate implies`, async () => {
+    const key = redis.uniqueKey('shared');
+    const args = [redis.url, key, String(CAPACITY), String(RATE_PER_SECOND), String(VALUES_PER_WORKER)];
+    const workers = Array.from({ length: WORKERS }, () => startWorker(args));
+    try {
+      await Promise.all(workers.map((worker) => worker.ready));
+      for (const worker of workers) worker.child.stdin.write('go\n');
+      const results = await Promise.all(workers.map((worker) => worker.result));
 
-        const expectedValues = Array.from({ length: VALUES_PER_WORKER }, (_, index) => index);
-        for (const result of results) {
-          expect(result.values).toEqual(expectedValues); // each value once, in order
-          expect(result.grants.every(([, , source]) => source === 'store')).toBe(true);
-        }
-        const grants = results.flatMap((result) => result.grants).sort((a, b) => a[0] - b[0]);
-        const totalCost = grants.reduce((sum, [, cost]) => sum + cost, 0);
-        expect(totalCost).toBe(WORKERS * 60);
-
-        // Every window [t_i, t_j] of grants: cost ≤ capacity + rate · (t_j − t_i).
-        const ratePerMs = RATE_PER_SECOND / 1000;
-        let worstExcess = Number.NEGATIVE_INFINITY;
-        for (let i = 0; i < grants.length; i++) {
-          let cost = 0;
-          for (let j = i; j < grants.length; j++) {
-            cost += grants[j]![1];
-            const allowed = CAPACITY + ratePerMs * (grants[j]![0] - grants[i]![0]);
-            worstExcess = Math.max(worstExcess, cost - allowed);
-          }
-        }
-        expect(worstExcess).toBeLessThanOrEqual(1e-6);
-
-        // The shared rate: (180 − 10) / 200 per s = 850 ms; one worker alone would need 250 ms.
-        const span = grants[grants.length - 1]![0] - grants[0]![0];
-        const sharedSpan = ((totalCost - CAPACITY) / RATE_PER_SECOND) * 1000;
-        expect(span).toBeGreaterThanOrEqual(sharedSpan - 1e-3);
-        expect(span).toBeLessThan(sharedSpan + 400);
-      } finally {
-        for (const worker of workers) worker.child.kill('SIGKILL');
+      const expectedValues = Array.from({ length: VALUES_PER_WORKER }, (_, index) => index);
+      for (const result of results) {
+        expect(result.values).toEqual(expectedValues); // each value once, in order
+        expect(result.grants.every(([, , source]) => source === 'store')).toBe(true);
       }
-    },
-    20_000,
-  );
+      const grants = results.flatMap((result) => result.grants).sort((a, b) => a[0] - b[0]);
+      const totalCost = grants.reduce((sum, [, cost]) => sum + cost, 0);
+      expect(totalCost).toBe(WORKERS * 60);
+
+      // Every window [t_i, t_j] of grants: cost ≤ capacity + rate · (t_j − t_i).
+      const ratePerMs = RATE_PER_SECOND / 1000;
+      let worstExcess = Number.NEGATIVE_INFINITY;
+      for (let i = 0; i < grants.length; i++) {
+        let cost = 0;
+        for (let j = i; j < grants.length; j++) {
+          cost += grants[j]![1];
+          const allowed = CAPACITY + ratePerMs * (grants[j]![0] - grants[i]![0]);
+          worstExcess = Math.max(worstExcess, cost - allowed);
+        }
+      }
+      expect(worstExcess).toBeLessThanOrEqual(1e-6);
+
+      // The shared rate: (180 − 10) / 200 per s = 850 ms; one worker alone would need 250 ms.
+      const span = grants[grants.length - 1]![0] - grants[0]![0];
+      const sharedSpan = ((totalCost - CAPACITY) / RATE_PER_SECOND) * 1000;
+      expect(span).toBeGreaterThanOrEqual(sharedSpan - 1e-3);
+      expect(span).toBeLessThan(sharedSpan + 400);
+    } finally {
+      for (const worker of workers) worker.child.kill('SIGKILL');
+    }
+  }, 20_000);
 });

@@ -5,11 +5,11 @@
  * server's clock); local emission times are checked for order and "never early".
  */
 import type { Redis } from 'ioredis';
-import { concat, from, lastValueFrom, NEVER, Observable, Subject, take, throwError, timer, toArray } from 'rxjs';
+import { concat, from, lastValueFrom, NEVER, type Observable, Subject, take, throwError, timer, toArray } from 'rxjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { RateLimitExceededError } from '../../../src/errors';
+import { RateLimitExceededError } from '../../../src/shared/errors';
 import { throttleByTokens } from '../../../src/operators/throttleByTokens';
-import type { RefusalReason } from '../../../src/errors';
+import type { RefusalReason } from '../../../src/shared/errors';
 import type { RedisGrantedEvent, RedisTokenBucketEvent } from '../../../src/redis/events';
 import { RedisTokenBucket } from '../../../src/redis/RedisTokenBucket';
 import type { RedisTokenBucketOptions } from '../../../src/redis/options';
@@ -79,8 +79,18 @@ describeWithRedis('throttleByTokens with a RedisTokenBucket', (redis) => {
     it('keeps one FIFO across streams and weights: a heavy head is not overtaken', async () => {
       const shared = bucket();
       const granted = grants(shared);
-      const heavy = record(from([{ name: 'h1', cost: 3 }, { name: 'h2', cost: 3 }]).pipe(throttleByTokens(shared, { cost: (v) => v.cost })));
-      const light = record(from([{ name: 'l1', cost: 1 }, { name: 'l2', cost: 1 }]).pipe(throttleByTokens(shared, { cost: (v) => v.cost })));
+      const heavy = record(
+        from([
+          { name: 'h1', cost: 3 },
+          { name: 'h2', cost: 3 },
+        ]).pipe(throttleByTokens(shared, { cost: (v) => v.cost })),
+      );
+      const light = record(
+        from([
+          { name: 'l1', cost: 1 },
+          { name: 'l2', cost: 1 },
+        ]).pipe(throttleByTokens(shared, { cost: (v) => v.cost })),
+      );
       const runs = await Promise.all([heavy, light]);
       expect(runs[0].values.map((v) => v.value.name)).toEqual(['h1', 'h2']);
       const byTime = granted.map((event) => event.cost);
@@ -101,7 +111,9 @@ describeWithRedis('throttleByTokens with a RedisTokenBucket', (redis) => {
       const shared = bucket({ capacity: 2, interval: 100 });
       const dropped: [number, RefusalReason][] = [];
       const run = await record(
-        from([1, 2, 3, 4]).pipe(throttleByTokens(shared, { maxWait: 150, overflow: 'drop', onDrop: (v, reason) => dropped.push([v, reason]) })),
+        from([1, 2, 3, 4]).pipe(
+          throttleByTokens(shared, { maxWait: 150, overflow: 'drop', onDrop: (v, reason) => dropped.push([v, reason]) }),
+        ),
       );
       expect(run.values.map((v) => v.value)).toEqual([1, 2, 3]); // 3 waits 100 ms, 4 would wait 200
       expect(dropped).toEqual([[4, 'max-wait']]);
@@ -110,7 +122,12 @@ describeWithRedis('throttleByTokens with a RedisTokenBucket', (redis) => {
 
     it('passes the source error at once and withdraws what waits', async () => {
       const shared = bucket({ capacity: 1, interval: 1000 });
-      const run = await record(concat(from([1, 2, 3]), throwError(() => new Error('boom'))).pipe(throttleByTokens(shared)));
+      const run = await record(
+        concat(
+          from([1, 2, 3]),
+          throwError(() => new Error('boom')),
+        ).pipe(throttleByTokens(shared)),
+      );
       expect(run.values.map((v) => v.value)).toEqual([]);
       expect((run.error as Error).message).toBe('boom');
       await until(() => shared.stats().inFlight === 0, 'the withdrawn calls to answer');
@@ -239,7 +256,9 @@ describeWithRedis('throttleByTokens with a RedisTokenBucket', (redis) => {
       expect(build({ redis: {} })).toThrow('RedisTokenBucket option "redis" must be an ioredis client (Redis or Cluster), got an object');
       expect(build({ key: '' })).toThrow('RedisTokenBucket option "key" must be a non-empty string, got ""');
       expect(build({ rate: 1 })).toThrow('RedisTokenBucket has no option "rate"');
-      expect(build({ onStoreError: 'retry' })).toThrow('option "onStoreError" must be one of "fail-closed", "fail-open", "local", got "retry"');
+      expect(build({ onStoreError: 'retry' })).toThrow(
+        'option "onStoreError" must be one of "fail-closed", "fail-open", "local", got "retry"',
+      );
       expect(build({ clock: 'local' })).toThrow('option "clock" must be one of "server", "client"');
       expect(build({ localShare: 0.5 })).toThrow('option "localShare" applies to onStoreError "local", not "fail-closed"');
       expect(build({ onStoreError: 'local', localShare: 1.5 })).toThrow('option "localShare" must be in (0, 1], got 1.5');
@@ -247,7 +266,9 @@ describeWithRedis('throttleByTokens with a RedisTokenBucket', (redis) => {
       expect(build({ maxInFlight: 1.5 })).toThrow('option "maxInFlight" must be an integer >= 1, got 1.5');
       expect(build({ scheduler: {} })).toThrow('option "scheduler" must be a SchedulerLike');
       const fine = new RedisTokenBucket(base);
-      expect(() => fine.configure({ refillRate: -2 })).toThrow('RedisTokenBucket.configure option "refillRate" must be a finite number > 0, got -2');
+      expect(() => fine.configure({ refillRate: -2 })).toThrow(
+        'RedisTokenBucket.configure option "refillRate" must be a finite number > 0, got -2',
+      );
       expect(() => fine.configure({ burst: 2 } as never)).toThrow('RedisTokenBucket.configure has no option "burst"');
     });
   });

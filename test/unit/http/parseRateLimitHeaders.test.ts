@@ -282,10 +282,7 @@ describe('IETF drafts ≤ 06: RateLimit-Limit / -Remaining / -Reset', () => {
 
 describe('IETF draft 07: RateLimit dictionary with RateLimit-Policy', () => {
   it('the draft example: RateLimit-Policy: 100;w=10, RateLimit: limit=100, remaining=50, reset=5', () => {
-    const detailed = parseRateLimitHeadersDetailed(
-      { 'RateLimit-Policy': '100;w=10', RateLimit: 'limit=100, remaining=50, reset=5' },
-      NOW,
-    );
+    const detailed = parseRateLimitHeadersDetailed({ 'RateLimit-Policy': '100;w=10', RateLimit: 'limit=100, remaining=50, reset=5' }, NOW);
     expect(detailed.info).toEqual({
       name: '100;w=10',
       limit: 100,
@@ -432,9 +429,12 @@ describe('IETF drafts 08+: structured RateLimit and RateLimit-Policy', () => {
   });
 
   it('8.5: a large remaining with a short reset keeps the policy window for the caller to judge', () => {
-    expect(
-      parse({ 'RateLimit-Policy': '"somepolicy";q=10000;w=1000', RateLimit: '"somepolicy";r=10000;t=10' }),
-    ).toMatchObject({ limit: 10000, remaining: 10000, resetAfter: 10_000, window: 1_000_000 });
+    expect(parse({ 'RateLimit-Policy': '"somepolicy";q=10000;w=1000', RateLimit: '"somepolicy";r=10000;t=10' })).toMatchObject({
+      limit: 10000,
+      remaining: 10000,
+      resetAfter: 10_000,
+      window: 1_000_000,
+    });
   });
 
   it('several service limits in one field, one per policy', () => {
@@ -538,10 +538,7 @@ describe('OpenAI-style per-resource headers: x-ratelimit-<field>-<budget>, Go du
     };
     const detailed = parseRateLimitHeadersDetailed(headers, NOW);
     expect(detailed.info).toBeUndefined();
-    expect(detailed.problems.map((problem) => problem.header)).toEqual([
-      'x-ratelimit-limit-tokens',
-      'x-ratelimit-remaining-tokens',
-    ]);
+    expect(detailed.problems.map((problem) => problem.header)).toEqual(['x-ratelimit-limit-tokens', 'x-ratelimit-remaining-tokens']);
   });
 
   it('an overdrawn budget (remaining -27689, reset in plain seconds) with retry-after: 4', () => {
@@ -583,12 +580,7 @@ describe('Anthropic: anthropic-ratelimit-<budget>-*, RFC 3339 resets', () => {
   it('four budgets; requests (999/1000) runs out first; resets a second before Date read as now, silently', () => {
     const detailed = parseRateLimitHeadersDetailed(recorded, NOW + 300_000);
     expect(detailed.info).toMatchObject({ name: 'requests', limit: 1000, remaining: 999, resetAfter: 0, refill: 'continuous' });
-    expect(detailed.info?.budgets?.map((budget) => budget.name)).toEqual([
-      'requests',
-      'input-tokens',
-      'output-tokens',
-      'tokens',
-    ]);
+    expect(detailed.info?.budgets?.map((budget) => budget.name)).toEqual(['requests', 'input-tokens', 'output-tokens', 'tokens']);
     expect(detailed.formats).toEqual(['anthropic']);
     expect(detailed.problems).toEqual([]);
   });

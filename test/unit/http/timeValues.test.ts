@@ -1,14 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MAX_RESET_MS, parseRateLimitHeaders } from '../../../src/http/parseRateLimitHeaders';
-import {
-  parseDecimal,
-  parseGoDuration,
-  parseHttpDate,
-  parseRfc3339,
-  parseTimeValue,
-  splitFieldValue,
-} from '../../../src/http/timeValues';
+import { parseDecimal, parseGoDuration, parseHttpDate, parseRfc3339, parseTimeValue, splitFieldValue } from '../../../src/http/timeValues';
 
 const NOW = Date.UTC(2025, 7, 21, 12, 41, 0);
 

@@ -1,6 +1,6 @@
-import type { RefusalReason } from '../errors';
-import type { Refusal } from './TokenLimiter';
-import type { Waiter } from './WaitQueue';
+import type { RefusalReason } from '../../shared/errors';
+import type { Refusal } from '../TokenLimiter';
+import type { Waiter } from '../../waiting/WaitQueue';
 
 /** Why a keyed value was not let through (the same reasons as `throttleByTokens`, `'max-keys'` included). */
 export type KeyedRefusalReason = RefusalReason;

@@ -1,18 +1,18 @@
 import { Subject, type SchedulerLike, type Subscription } from 'rxjs';
-import { isLimiter } from '../operators/throttleByTokens';
-import { DeficitRoundRobin } from './DeficitRoundRobin';
+import { DeficitRoundRobin } from '../../waiting/DeficitRoundRobin';
 import { LedgerGate, LimiterGate, type GateClient, type GlobalGate } from './GlobalGate';
 import type { KeyedBucketsEvent } from './KeyedBucketsStats';
 import { Admission, type KeyedLimiter, type KeyedRefusal, type KeyedWaiter } from './KeyedLimiter';
 import { KeyEntry, KeyTicket, releaseTicket, REMOTE_LEDGER, type TicketOwner } from './KeyEntry';
-import { KeyHeap } from './KeyHeap';
+import { KeyHeap } from '../../waiting/KeyHeap';
 import type { KeyLimitTable } from './KeyLimitTable';
-import { monotonicScheduler } from './monotonicScheduler';
-import { MAX_TIMER_DELAY } from './TokenBucket';
-import type { TokenLimiter } from './TokenLimiter';
-import type { LedgerLimits } from './TokenLedger';
-import { checkCost, describe } from './validation';
-import { WaitQueue, type Waiter } from './WaitQueue';
+import { monotonicScheduler } from '../../waiting/monotonicScheduler';
+import { MAX_TIMER_DELAY } from '../../waiting/SingleTimer';
+import { isLimiter, type TokenLimiter } from '../TokenLimiter';
+import type { LedgerLimits } from '../../arithmetic/TokenLedger';
+import { checkCost } from '../../shared/checks';
+import { describe } from '../../shared/describe';
+import { WaitQueue, type Waiter } from '../../waiting/WaitQueue';
 
 /** What the engine is built from, validated by `KeyedBuckets`. */
 export interface EngineSetup<K> {
@@ -268,7 +268,8 @@ export abstract class KeyedBucketsEngine<K> implements KeyedLimiter<K>, GateClie
   private checkEntryCost(entry: KeyEntry<K>, cost: number): void {
     const capacity = entry.limiter === null ? entry.capacity : entry.limiter.capacity;
     if (cost > capacity) throw new RangeError(`cost ${cost} exceeds capacity ${capacity} of key ${describe(entry.key)}`);
-    if (this.gate !== null && cost > this.gate.capacity) throw new RangeError(`cost ${cost} exceeds the global capacity ${this.gate.capacity}`);
+    if (this.gate !== null && cost > this.gate.capacity)
+      throw new RangeError(`cost ${cost} exceeds the global capacity ${this.gate.capacity}`);
   }
 
   private grantedAtOnce(entry: KeyEntry<K>, cost: number, now: number): Admission {
@@ -395,7 +396,8 @@ export abstract class KeyedBucketsEngine<K> implements KeyedLimiter<K>, GateClie
       const head = entry.queue!.head!;
       if (this.gate !== null) {
         const wait = entry.timeUntil(head.cost, now);
-        if (wait > 0) this.waiting.set(entry, now + wait); // the timer fired early
+        if (wait > 0)
+          this.waiting.set(entry, now + wait); // the timer fired early
         else this.reposition(entry, now);
         continue;
       }

@@ -1,8 +1,8 @@
-import { isLimiter } from '../operators/throttleByTokens';
-import { checkBucketOptions, type TokenBucketOptions } from './TokenBucket';
-import type { TokenLimiter } from './TokenLimiter';
-import type { LedgerLimits } from './TokenLedger';
-import { checkKnownKeys, checkNumberOption, describe } from './validation';
+import { checkBucketOptions, type TokenBucketOptions } from '../bucketOptions';
+import { isLimiter, type TokenLimiter } from '../TokenLimiter';
+import type { LedgerLimits } from '../../arithmetic/TokenLedger';
+import { checkKnownKeys, checkNumberOption } from '../../shared/checks';
+import { describe } from '../../shared/describe';
 
 /**
  * One key's bucket: `TokenBucketOptions` without `scheduler` (the `KeyedBuckets` one is
@@ -98,7 +98,9 @@ export class KeyLimitTable<K> {
     const current = this.overrides.get(key);
     if (patch === null) this.overrides.delete(key);
     else if (current === undefined && this.overrides.size >= this.maxOverrides) {
-      throw new RangeError(`KeyedBuckets.configure: already ${this.maxOverrides} keys configured (maxKeys); clear one with configure(key, null)`);
+      throw new RangeError(
+        `KeyedBuckets.configure: already ${this.maxOverrides} keys configured (maxKeys); clear one with configure(key, null)`,
+      );
     }
     const resolved = this.resolve(key);
     if (isLimiter(resolved)) {
@@ -175,7 +177,10 @@ function compileMatch<K>(match: KeyRule<K>['match'], place: string): Matcher<K> 
   }
   if (typeof match === 'string') {
     if (!match.includes('*')) return (key) => String(key) === match;
-    const source = match.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*');
+    const source = match
+      .split('*')
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*');
     const pattern = new RegExp(`^${source}$`, 's');
     return (key) => pattern.test(String(key));
   }

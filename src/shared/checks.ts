@@ -1,13 +1,6 @@
-/** Input checks shared by the bucket and the operators; every message names the bad value. */
-
-/** Formats a value for an error message: strings quoted, objects by type. */
-export function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
-  if (value === null || value === undefined) return String(value);
-  if (typeof value === 'function') return 'a function';
-  return Array.isArray(value) ? 'an array' : 'an object';
-}
+/** Input checks shared by the limiters and the operators; every message names the bad value. */
+import type { SchedulerLike } from 'rxjs';
+import { describe } from './describe';
 
 /** Throws unless `cost` is a finite number >= 0. */
 export function checkCost(cost: unknown): asserts cost is number {
@@ -29,13 +22,7 @@ export type NumberRule = 'positive' | 'non-negative';
  * Returns `value` if it is a number obeying `rule` (finite unless `allowInfinity`),
  * else throws naming `owner` and `option`: `TokenBucket option "capacity" must be ...`.
  */
-export function checkNumberOption(
-  owner: string,
-  option: string,
-  value: unknown,
-  rule: NumberRule,
-  allowInfinity = false,
-): number {
+export function checkNumberOption(owner: string, option: string, value: unknown, rule: NumberRule, allowInfinity = false): number {
   const bound = rule === 'positive' ? '> 0' : '>= 0';
   const expected = `${allowInfinity ? 'a number' : 'a finite number'} ${bound}`;
   if (typeof value !== 'number') {
@@ -66,4 +53,13 @@ export function checkChoice<C extends string>(owner: string, option: string, val
     throw new TypeError(`${owner} option "${option}" must be one of ${choices.map((c) => `"${c}"`).join(', ')}, got ${describe(value)}`);
   }
   return value as C;
+}
+
+/** Throws unless `scheduler` is absent or a `SchedulerLike` (`now()` and `schedule()`). */
+export function checkScheduler(owner: string, scheduler: unknown): asserts scheduler is SchedulerLike | undefined {
+  if (scheduler === undefined) return;
+  const candidate = scheduler as Partial<SchedulerLike> | null;
+  if (typeof candidate?.now !== 'function' || typeof candidate?.schedule !== 'function') {
+    throw new TypeError(`${owner} option "scheduler" must be a SchedulerLike with now() and schedule()`);
+  }
 }

@@ -26,7 +26,13 @@ export interface KeyedBucketsStats<K> {
   /** Whether the single timer is scheduled. */
   readonly timerScheduled: boolean;
   /** The global limit, if any: its limits, tokens now (if known synchronously), and whether a request is outstanding. */
-  readonly global: { readonly capacity?: number; readonly refillRate?: number; readonly interval?: number; readonly available: number | undefined; readonly requesting: boolean } | null;
+  readonly global: {
+    readonly capacity?: number;
+    readonly refillRate?: number;
+    readonly interval?: number;
+    readonly available: number | undefined;
+    readonly requesting: boolean;
+  } | null;
   /** Up to 10 keys with the most cost waiting, most first. */
   readonly topKeys: readonly { readonly key: K; readonly queued: number; readonly queuedCost: number }[];
 }
@@ -45,11 +51,48 @@ export interface KeyStats {
 
 /** What `events$` reports, each with its key. `time` is the scheduler's `now()`. */
 export type KeyedBucketsEvent<K> =
-  | { readonly type: 'granted'; readonly key: K; readonly time: number; readonly cost: number; readonly waited: number; readonly available: number | undefined }
-  | { readonly type: 'queued'; readonly key: K; readonly time: number; readonly cost: number; readonly queued: number; readonly queuedCost: number }
+  | {
+      readonly type: 'granted';
+      readonly key: K;
+      readonly time: number;
+      readonly cost: number;
+      readonly waited: number;
+      readonly available: number | undefined;
+    }
+  | {
+      readonly type: 'queued';
+      readonly key: K;
+      readonly time: number;
+      readonly cost: number;
+      readonly queued: number;
+      readonly queuedCost: number;
+    }
   | { readonly type: 'cancelled'; readonly key: K; readonly time: number; readonly cost: number }
-  | { readonly type: 'dropped' | 'rejected'; readonly key: K; readonly time: number; readonly cost: number; readonly reason: KeyedRefusalReason; readonly retryAfter: number }
-  | { readonly type: 'reconfigured'; readonly key: K; readonly time: number; readonly capacity: number; readonly refillRate: number; readonly interval: number; readonly available: number; readonly cause: string }
-  | { readonly type: 'global-reconfigured'; readonly time: number; readonly capacity: number; readonly refillRate: number; readonly interval: number; readonly available: number }
+  | {
+      readonly type: 'dropped' | 'rejected';
+      readonly key: K;
+      readonly time: number;
+      readonly cost: number;
+      readonly reason: KeyedRefusalReason;
+      readonly retryAfter: number;
+    }
+  | {
+      readonly type: 'reconfigured';
+      readonly key: K;
+      readonly time: number;
+      readonly capacity: number;
+      readonly refillRate: number;
+      readonly interval: number;
+      readonly available: number;
+      readonly cause: string;
+    }
+  | {
+      readonly type: 'global-reconfigured';
+      readonly time: number;
+      readonly capacity: number;
+      readonly refillRate: number;
+      readonly interval: number;
+      readonly available: number;
+    }
   /** The key's state was dropped from memory (it equals a fresh bucket's). Noticed lazily: `time` is when. */
   | { readonly type: 'forgotten'; readonly key: K; readonly time: number };

@@ -1,7 +1,4 @@
 import { asyncScheduler, type SchedulerAction, type SchedulerLike, type Subscription } from 'rxjs';
-// RxJS's own monotonic clock (used by `animationFrames`): performance.now(), which
-// TestScheduler.run() virtualises along with asyncScheduler's timers.
-import { performanceTimestampProvider } from 'rxjs/internal/scheduler/performanceTimestampProvider';
 
 /**
  * Reading the clock costs ~25–60 ns, several times what an RxJS operator spends on a
@@ -11,34 +8,65 @@ import { performanceTimestampProvider } from 'rxjs/internal/scheduler/performanc
  */
 const READS_PER_CLOCK_SAMPLE = 64;
 
-/** Held in a local binding: an imported binding may be read through a getter on every call. */
-const timestampProvider = performanceTimestampProvider;
+/**
+ * Inside `TestScheduler.run()`, `asyncScheduler.now()` reads the virtual frame; outside it,
+ * it is `Date.now()`. Told apart through the public API only: a virtual frame is more than
+ * a day away from the wall clock (no test runs 50 years of virtual time, and two readings of
+ * the wall clock are never a day apart).
+ */
+const VIRTUAL_TIME_DISTANCE = 86_400_000;
 
 let sampled = Number.NaN;
 let readsLeft = 0;
 let invalidationQueued = false;
+/** Once a `TestScheduler.run()` has been seen, this is a test process: every reading checks for virtual time. */
+let virtualTimeSeen = false;
+
 const invalidate = (): void => {
   invalidationQueued = false;
   readsLeft = 0;
 };
 
+/** The virtual frame inside `TestScheduler.run()`, else undefined. */
+function virtualNow(): number | undefined {
+  const reading = asyncScheduler.now();
+  if (Math.abs(reading - Date.now()) <= VIRTUAL_TIME_DISTANCE) return undefined;
+  virtualTimeSeen = true;
+  return reading;
+}
+
+/** `performance.now()`, never moving backwards even across platform clock quirks. */
+function performanceNow(): number {
+  const reading = performance.now();
+  sampled = reading > sampled || Number.isNaN(sampled) ? reading : sampled;
+  return sampled;
+}
+
 /** The default clock: `performance.now()`, sampled as described above; virtual inside `TestScheduler.run()`. */
 export function monotonicNow(): number {
-  const virtualClock = timestampProvider.delegate;
-  if (virtualClock !== undefined) return virtualClock.now(); // inside TestScheduler.run()
   if (readsLeft > 0) {
     readsLeft--;
     return sampled;
   }
-  const reading = performance.now();
-  // Never let a sample move backwards, even across platform clock quirks.
-  sampled = reading > sampled || Number.isNaN(sampled) ? reading : sampled;
+  const virtual = virtualNow();
+  if (virtual !== undefined) return virtual;
+  const reading = performanceNow();
+  if (virtualTimeSeen) return reading; // a test process: no reuse, so a run() starting mid-turn is seen at once
   readsLeft = READS_PER_CLOCK_SAMPLE - 1;
   if (!invalidationQueued) {
     invalidationQueued = true;
     queueMicrotask(invalidate);
   }
-  return sampled;
+  return reading;
+}
+
+/**
+ * Ends the reuse of the current reading: the next `monotonicNow()` reads the clock again.
+ * Called where a new stream or limiter starts, since a `TestScheduler.run()` may have begun
+ * since the last reading of this synchronous turn.
+ */
+export function resampleMonotonicClock(): void {
+  readsLeft = 0;
 }
 
 /**

@@ -1,16 +1,16 @@
 import { Observable, type SchedulerLike } from 'rxjs';
-import { isLimiter } from '../operators/throttleByTokens';
 import { LedgerGate } from './GlobalGate';
 import { KeyedBucketsEngine, type EngineSetup } from './KeyedBucketsEngine';
 import type { KeyedBucketsEvent, KeyedBucketsStats, KeyStats } from './KeyedBucketsStats';
 import { Admission } from './KeyedLimiter';
 import { TakeWaiter, type KeyEntry } from './KeyEntry';
 import { KeyLimitTable, type BucketFor, type KeyLimitsPatch } from './KeyLimitTable';
-import { monotonicScheduler } from './monotonicScheduler';
-import { checkBucketOptions, type TokenBucketOptions } from './TokenBucket';
-import type { TokenLimiter } from './TokenLimiter';
-import type { LedgerLimits } from './TokenLedger';
-import { checkKnownKeys, checkNumberOption, describe } from './validation';
+import { monotonicScheduler } from '../../waiting/monotonicScheduler';
+import { checkBucketOptions, type TokenBucketOptions } from '../bucketOptions';
+import { isLimiter, type TokenLimiter } from '../TokenLimiter';
+import type { LedgerLimits } from '../../arithmetic/TokenLedger';
+import { checkKnownKeys, checkNumberOption } from '../../shared/checks';
+import { describe } from '../../shared/describe';
 
 /** Default bound on the keys held in memory at once (`maxKeys`). */
 export const DEFAULT_MAX_KEYS = 100_000;
@@ -134,7 +134,8 @@ export class KeyedBuckets<K> extends KeyedBucketsEngine<K> {
     if (this.eventObservers > 0) {
       this.emit({ type: 'reconfigured', key, time: now, ...limits, available: Math.max(0, entry.tokensAt(now)), cause: 'configure' });
     }
-    for (const waiter of failing) waiter.failed(new RangeError(`cost ${waiter.cost} exceeds capacity ${limits.capacity} of key ${describe(key)}`));
+    for (const waiter of failing)
+      waiter.failed(new RangeError(`cost ${waiter.cost} exceeds capacity ${limits.capacity} of key ${describe(key)}`));
     this.run();
   }
 
@@ -146,7 +147,9 @@ export class KeyedBuckets<K> extends KeyedBucketsEngine<K> {
   configureGlobal(patch: KeyLimitsPatch): void {
     const gate = this.gate;
     if (!(gate instanceof LedgerGate)) {
-      throw new TypeError('KeyedBuckets.configureGlobal: the global limit is not held by this KeyedBuckets (absent, or a TokenLimiter to configure itself)');
+      throw new TypeError(
+        'KeyedBuckets.configureGlobal: the global limit is not held by this KeyedBuckets (absent, or a TokenLimiter to configure itself)',
+      );
     }
     checkKnownKeys('KeyedBuckets.configureGlobal', patch, ['capacity', 'refillRate', 'interval']);
     const current = gate.limits();
@@ -209,7 +212,7 @@ export class KeyedBuckets<K> extends KeyedBucketsEngine<K> {
     const now = this.clock();
     this.forgetRefilled(now);
     const entry = this.entries.get(key);
-    const limits = entry === undefined ? this.table.resolve(key) : entry.limiter ?? entry;
+    const limits = entry === undefined ? this.table.resolve(key) : (entry.limiter ?? entry);
     if (isLimiter(limits)) {
       return {
         held: entry !== undefined,

@@ -1,6 +1,6 @@
-import type { TokenLimiter } from './TokenLimiter';
-import { TokenLedger, type LedgerLimits } from './TokenLedger';
-import type { Waiter } from './WaitQueue';
+import type { TokenLimiter } from '../TokenLimiter';
+import { TokenLedger, type LedgerLimits } from '../../arithmetic/TokenLedger';
+import type { Waiter } from '../../waiting/WaitQueue';
 
 /** What a gate reports back to the `KeyedBuckets` that owns it. */
 export interface GateClient {

@@ -1,6 +1,13 @@
 import type { SchedulerLike } from 'rxjs';
-import type { RefusalReason } from '../errors';
-import type { Waiter } from './WaitQueue';
+import type { RefusalReason } from '../shared/errors';
+import type { Waiter } from '../waiting/WaitQueue';
+
+/**
+ * Marks an object as a `TokenLimiter`. `Symbol.for`, so a limiter from one copy of this
+ * package (the ESM build) is recognised by another (the CJS build of the `redis` entry),
+ * where `instanceof` would fail. A limiter of your own sets `[TOKEN_LIMITER] = true`.
+ */
+export const TOKEN_LIMITER: unique symbol = Symbol.for('rxjs-token-bucket.TokenLimiter');
 
 /**
  * The protocol between operators and a bucket. `TokenBucket` implements it in memory;
@@ -8,6 +15,7 @@ import type { Waiter } from './WaitQueue';
  * interface only, so every operator accepts every kind of bucket.
  */
 export interface TokenLimiter {
+  readonly [TOKEN_LIMITER]: true;
   /** Clock and timers of this limiter. */
   readonly scheduler: SchedulerLike;
   /** The current burst size: no single cost above it can ever be granted. */
@@ -39,4 +47,9 @@ export interface Refusal {
   readonly outcome: 'dropped' | 'rejected';
   readonly reason: RefusalReason;
   readonly retryAfter: number;
+}
+
+/** True for a limiter (in memory or remote) rather than options for one. */
+export function isLimiter(candidate: unknown): candidate is TokenLimiter {
+  return typeof candidate === 'object' && candidate !== null && (candidate as Partial<TokenLimiter>)[TOKEN_LIMITER] === true;
 }

@@ -1,10 +1,10 @@
-import type { RingMember } from './DeficitRoundRobin';
-import type { HeapMember } from './KeyHeap';
+import type { RingMember } from '../../waiting/DeficitRoundRobin';
+import type { HeapMember } from '../../waiting/KeyHeap';
 import type { KeyedWaiter } from './KeyedLimiter';
-import type { TokenLimiter } from './TokenLimiter';
-import { TokenLedger, type LedgerLimits } from './TokenLedger';
-import { describe } from './validation';
-import type { WaitQueue, Waiter } from './WaitQueue';
+import type { TokenLimiter } from '../TokenLimiter';
+import { TokenLedger, type LedgerLimits } from '../../arithmetic/TokenLedger';
+import { describe } from '../../shared/describe';
+import type { WaitQueue, Waiter } from '../../waiting/WaitQueue';
 
 /** Limits of the unused ledger of a key backed by a `TokenLimiter`. */
 export const REMOTE_LEDGER: LedgerLimits = { capacity: 1, refillRate: 1, interval: 1 };
