@@ -36,6 +36,6 @@ export type { PerKeyConfig } from './operators/perKey';
 export { KeyedBuckets, DEFAULT_MAX_KEYS } from './limiters/keyed/KeyedBuckets';
 export type { KeyedBucketsOptions } from './limiters/keyed/KeyedBuckets';
 export type { KeyedBucketsStats, KeyStats, KeyedBucketsEvent } from './limiters/keyed/KeyedBucketsStats';
-export { Admission } from './limiters/keyed/KeyedLimiter';
-export type { KeyedLimiter, KeyedWaiter, KeyedRefusal, KeyedRefusalReason } from './limiters/keyed/KeyedLimiter';
+export { KEYED_LIMITER, isKeyedLimiter } from './limiters/keyed/KeyedLimiter';
+export type { Admission, KeyedLimiter, KeyedWaiter, KeyedRefusal, KeyedRefusalReason } from './limiters/keyed/KeyedLimiter';
 export type { BucketFor, KeyLimits, KeyLimitsPatch, KeyRule, KeyRules } from './limiters/keyed/KeyLimitTable';

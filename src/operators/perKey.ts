@@ -1,14 +1,21 @@
 import { Observable, type MonoTypeOperatorFunction, type Subscriber } from 'rxjs';
-import { RateLimitExceededError } from '../shared/errors';
 import { KeyedBuckets, type KeyedBucketsOptions } from '../limiters/keyed/KeyedBuckets';
-import { Admission, type KeyedLimiter, type KeyedRefusalReason, type KeyedWaiter } from '../limiters/keyed/KeyedLimiter';
+import {
+  isKeyedLimiter,
+  type Admission,
+  type KeyedLimiter,
+  type KeyedRefusalReason,
+  type KeyedWaiter,
+} from '../limiters/keyed/KeyedLimiter';
 import type { BucketFor } from '../limiters/keyed/KeyLimitTable';
+import type { Refusal } from '../limiters/TokenLimiter';
 import { checkKnownKeys } from '../shared/checks';
 import { describe } from '../shared/describe';
 import type { Waiter } from '../waiting/WaitQueue';
-import type { ThrottleByTokensConfig } from './throttleByTokens';
 import { checkRefusalSettings, type RefusalSettings } from './refusalSettings';
-import { SourceObserver } from './SourceObserver';
+import { observeSource } from './SourceObserver';
+import type { ThrottleByTokensConfig } from './throttleByTokens';
+import { PendingValue, WaitingStream, type PendingOwner } from './WaitingStream';
 
 export interface PerKeyConfig<T, K> extends Omit<ThrottleByTokensConfig<T>, 'onDrop' | 'maxQueue'>, KeyedBucketsOptions {
   /**
@@ -31,12 +38,12 @@ type Settings<T, K> = RefusalSettings<T, (value: T, reason: KeyedRefusalReason, 
  * optionally all keys under one global bucket shared fairly between them.
  *
  * ```
- * keyOf = first letter; every key: capacity 1, refill 1 token / 10 ms
- * source:  (a1 a2 b1)---------(b2|)
- * result:  (a1 b1)------------(b2 a2|)
- *          0                  10
+ * keyOf = the letter, case ignored (a and A share key a); every key: capacity 1, refill 1 token / 10 ms
+ * source:  (aAb)-----(B|)
+ * result:  (ab)------(BA|)
+ *          0         10
  * ```
- * a2 waits for key a's next token; b1 and b2 never wait for key a.
+ * A waits for key a's next token; b and B never wait for key a.
  *
  * Each key has its own FIFO queue: values of different keys never wait for each other,
  * and within a key they keep their order, each emitted at the earliest instant its key's
@@ -73,12 +80,13 @@ type Settings<T, K> = RefusalSettings<T, (value: T, reason: KeyedRefusalReason, 
  */
 export function perKey<T, K>(
   keyOf: (value: T) => K,
-  keyedOrBucketFor: KeyedBuckets<K> | BucketFor<K>,
+  keyedOrBucketFor: KeyedLimiter<K> | BucketFor<K>,
   config: PerKeyConfig<T, K> = {},
 ): MonoTypeOperatorFunction<T> {
   if (typeof keyOf !== 'function') throw new TypeError(`perKey: keyOf must be a function, got ${describe(keyOf)}`);
-  const settings = checkConfig<T, K>(config);
-  const shared = keyedOrBucketFor instanceof KeyedBuckets ? keyedOrBucketFor : undefined;
+  checkKnownKeys('perKey', config, CONFIG_KEYS);
+  const settings: Settings<T, K> = checkRefusalSettings('perKey', config);
+  const shared = isKeyedLimiter<K>(keyedOrBucketFor) ? keyedOrBucketFor : undefined;
   const keyedOptions: KeyedBucketsOptions = {};
   for (const option of KEYED_OPTION_KEYS) {
     if (config[option] === undefined) continue;
@@ -94,72 +102,38 @@ export function perKey<T, K>(
   return (source) =>
     new Observable<T>((subscriber) => {
       const keyed = shared ?? new KeyedBuckets(bucketFor, keyedOptions);
-      const stream = new KeyedStream(subscriber, keyed, keyOf, settings);
-      // Linked first, so an output that ends during a synchronous subscribe stops the source at once.
-      subscriber.add(stream);
-      source.subscribe(stream);
-      return () => {
-        stream.unsubscribe();
-        stream.withdrawAll();
-      };
+      return observeSource(source, subscriber, new KeyedStream(subscriber, keyed, keyOf, settings));
     });
 }
 
-function checkConfig<T, K>(config: PerKeyConfig<T, K>): Settings<T, K> {
-  checkKnownKeys('perKey', config, CONFIG_KEYS);
-  return checkRefusalSettings('perKey', config);
-}
-
-/** A value waiting for its key's tokens: the queue entry, the value, and its place in the subscription's chain. */
-class PendingValue<T, K> implements KeyedWaiter<K> {
-  queuedAt = 0;
-  previousWaiter: Waiter | null = null;
-  nextWaiter: Waiter | null = null;
+/** A value waiting for its key's tokens. */
+class KeyedPendingValue<T, K> extends PendingValue<T> implements KeyedWaiter<K> {
   keyedTicket: Waiter | null = null;
-  /** The subscription's waiting values, in arrival order, doubly linked: keys are granted out of order. */
-  earlierInStream: PendingValue<T, K> | null = null;
-  laterInStream: PendingValue<T, K> | null = null;
-  /** Set while `enqueue` runs, so a synchronous answer is handled without linking. */
-  asking = true;
   constructor(
-    readonly value: T,
+    value: T,
+    cost: number,
+    stream: PendingOwner<T>,
+    refusalReason: KeyedRefusalReason,
     readonly key: K,
-    readonly cost: number,
-    private readonly stream: KeyedStream<T, K>,
-    /** Why a refusal of this value is reported: the strategy's, or `max-queue` when asked past it. */
-    readonly refusalReason: KeyedRefusalReason,
-  ) {}
-  granted(): void {
-    this.stream.granted(this);
-  }
-  refused(retryAfter: number): void {
-    this.stream.refused(this, retryAfter);
-  }
-  failed(error: Error): void {
-    this.stream.fail(error);
+  ) {
+    super(value, cost, stream, refusalReason);
   }
 }
 
-/** One subscription's state, and its source's observer: its waiting values (all keys, one chain) and whether the source is done. */
-class KeyedStream<T, K> extends SourceObserver<T> {
-  private index = 0;
-  private sourceDone = false;
-  private firstWaiting: PendingValue<T, K> | null = null;
-  private lastWaiting: PendingValue<T, K> | null = null;
-  private waitingCount = 0;
-
+/** One subscription's state, and its source's observer: its waiting values (all keys, one chain). */
+class KeyedStream<T, K> extends WaitingStream<T, K> {
   constructor(
-    private readonly subscriber: Subscriber<T>,
+    subscriber: Subscriber<T>,
     private readonly keyed: KeyedLimiter<K>,
     private readonly keyOf: (value: T) => K,
-    private readonly settings: Settings<T, K>,
+    protected override readonly settings: Settings<T, K>,
   ) {
-    super();
+    super(subscriber, settings);
   }
 
-  arrive(value: T): void {
+  protected arrive(value: T): void {
     if (this.subscriber.closed) return; // a synchronous source may push after we errored
-    const { costOf, maxWait, maxQueue } = this.settings;
+    const { costOf, maxWait, maxQueue, refusalReason } = this.settings;
     let key: K;
     let cost: number;
     let admission: Admission;
@@ -171,109 +145,40 @@ class KeyedStream<T, K> extends SourceObserver<T> {
       this.fail(error);
       return;
     }
-    switch (admission) {
-      case Admission.Granted:
-        this.subscriber.next(value);
-        return;
-      case Admission.Wait:
-        break;
-      case Admission.AskNowOrNever:
-        this.wait(value, key, cost, 0, 'max-queue');
-        return;
-      case Admission.MaxKeys:
-        this.refuse(value, key, cost, 'max-keys', this.keyed.lastRetryAfter);
-        return;
-      case Admission.MaxQueue:
-        this.refuse(value, key, cost, 'max-queue', this.keyed.lastRetryAfter);
-        return;
-      default:
-        this.refuse(value, key, cost, this.settings.refusalReason, this.keyed.lastRetryAfter);
-        return;
+    if (admission.verdict === 'granted') {
+      this.subscriber.next(value);
+    } else if (admission.verdict === 'refused') {
+      this.refuse(value, key, cost, admission.rule === 'max-wait' ? refusalReason : admission.rule, admission.retryAfter);
+    } else {
+      const pending = new KeyedPendingValue(value, cost, this, admission.nowOrNever ? 'max-queue' : refusalReason, key);
+      this.link(pending);
+      this.keyed.enqueue(pending, admission.nowOrNever ? 0 : maxWait); // may answer at once
     }
-    this.wait(value, key, cost, maxWait, this.settings.refusalReason);
   }
 
-  /** Hands a value `admit` let wait to the buckets, and links it into this subscription's chain unless answered at once. */
-  private wait(value: T, key: K, cost: number, maxWait: number, refusalReason: KeyedRefusalReason): void {
-    const pending = new PendingValue(value, key, cost, this, refusalReason);
-    this.keyed.enqueue(pending, maxWait);
-    if (!pending.asking) return; // answered synchronously
-    pending.asking = false;
-    pending.earlierInStream = this.lastWaiting;
-    if (this.lastWaiting === null) this.firstWaiting = pending;
-    else this.lastWaiting.laterInStream = pending;
-    this.lastWaiting = pending;
-    this.waitingCount++;
+  protected keyOfPending(pending: PendingValue<T>): K {
+    return (pending as KeyedPendingValue<T, K>).key;
   }
 
-  granted(pending: PendingValue<T, K>): void {
-    if (pending.asking) pending.asking = false;
-    else this.unlink(pending);
-    this.subscriber.next(pending.value);
-    if (this.sourceDone && this.waitingCount === 0) this.subscriber.complete();
+  protected recordRefusal(key: K, refusal: Refusal): void {
+    this.keyed.recordRefusal(key, refusal);
   }
 
-  refused(pending: PendingValue<T, K>, retryAfter: number): void {
-    if (pending.asking) pending.asking = false;
-    else this.unlink(pending);
-    this.refuse(pending.value, pending.key, pending.cost, pending.refusalReason, retryAfter);
-    if (this.sourceDone && this.waitingCount === 0 && !this.subscriber.closed) this.subscriber.complete();
+  protected notifyDrop(value: T, reason: KeyedRefusalReason, key: K): void {
+    const onDrop = this.settings.onDrop;
+    if (onDrop !== undefined) onDrop(value, reason, key);
   }
 
-  sourceCompleted(): void {
-    this.sourceDone = true;
-    if (this.waitingCount === 0) this.subscriber.complete();
-  }
-
-  /** Errors the stream at once, withdrawing every waiting value first. */
-  fail(error: unknown): void {
-    this.withdrawAll();
-    this.subscriber.error(error);
-  }
-
-  /**
-   * Withdraws every waiting value, newest first and with grants deferred until all are
-   * out: withdrawing a key's head must not grant the next value of this same stream.
-   */
-  withdrawAll(): void {
-    if (this.lastWaiting === null) return;
+  /** Newest first, with grants deferred until all are out: withdrawing a key's head must not grant the next value of this same stream. */
+  protected withdraw(_first: PendingValue<T>, last: PendingValue<T>): void {
     this.keyed.withdrawing(() => {
-      let pending = this.lastWaiting;
-      this.firstWaiting = this.lastWaiting = null;
-      this.waitingCount = 0;
+      let pending: PendingValue<T> | null = last;
       while (pending !== null) {
-        const earlier = pending.earlierInStream;
+        const earlier: PendingValue<T> | null = pending.earlierInStream;
         pending.earlierInStream = pending.laterInStream = null;
-        this.keyed.cancel(pending);
+        this.keyed.cancel(pending as KeyedPendingValue<T, K>);
         pending = earlier;
       }
     });
-  }
-
-  private refuse(value: T, key: K, cost: number, reason: KeyedRefusalReason, retryAfter: number): void {
-    const outcome = this.settings.refusalOutcome;
-    this.keyed.recordRefusal(key, { cost, outcome, reason, retryAfter });
-    if (outcome === 'rejected') {
-      this.fail(new RateLimitExceededError(retryAfter, cost, reason));
-      return;
-    }
-    const { onDrop } = this.settings;
-    if (onDrop === undefined) return;
-    try {
-      onDrop(value, reason, key);
-    } catch (error) {
-      this.fail(error);
-    }
-  }
-
-  private unlink(pending: PendingValue<T, K>): void {
-    const { earlierInStream, laterInStream } = pending;
-    if (earlierInStream === null && this.firstWaiting !== pending) return; // not linked (withdrawn)
-    if (earlierInStream === null) this.firstWaiting = laterInStream;
-    else earlierInStream.laterInStream = laterInStream;
-    if (laterInStream === null) this.lastWaiting = earlierInStream;
-    else laterInStream.earlierInStream = earlierInStream;
-    pending.earlierInStream = pending.laterInStream = null;
-    this.waitingCount--;
   }
 }

@@ -1,4 +1,5 @@
 import { checkBucketOptions, type TokenBucketOptions } from '../bucketOptions';
+import { LIMIT_KEYS } from '../limitsPatch';
 import { isLimiter, type TokenLimiter } from '../TokenLimiter';
 import type { LedgerLimits } from '../../arithmetic/TokenLedger';
 import { checkKnownKeys, checkNumberOption } from '../../shared/checks';
@@ -39,7 +40,6 @@ export interface KeyRules<K> {
 export type BucketFor<K> = KeyLimits | KeyRules<K> | ((key: K) => KeyLimits | TokenLimiter);
 
 const KEY_LIMIT_KEYS = ['capacity', 'refillRate', 'interval', 'initialTokens'] as const;
-const PATCH_KEYS = ['capacity', 'refillRate', 'interval'] as const;
 const RULES_KEYS = ['rules', 'default'] as const;
 const RULE_KEYS = ['match', 'limit'] as const;
 
@@ -156,8 +156,8 @@ export function checkKeyLimits(limits: KeyLimits, context: string): LedgerLimits
 }
 
 function checkLimitsPatch(patch: KeyLimitsPatch): void {
-  checkKnownKeys('KeyedBuckets.configure', patch, PATCH_KEYS);
-  for (const option of PATCH_KEYS) {
+  checkKnownKeys('KeyedBuckets.configure', patch, LIMIT_KEYS);
+  for (const option of LIMIT_KEYS) {
     if (patch[option] !== undefined) checkNumberOption('KeyedBuckets.configure', option, patch[option], 'positive');
   }
 }

@@ -1,16 +1,18 @@
 import { Observable, type SchedulerLike } from 'rxjs';
-import { LedgerGate } from './GlobalGate';
-import { KeyedBucketsEngine, type EngineSetup } from './KeyedBucketsEngine';
-import type { KeyedBucketsEvent, KeyedBucketsStats, KeyStats } from './KeyedBucketsStats';
-import { Admission } from './KeyedLimiter';
-import { TakeWaiter, type KeyEntry } from './KeyEntry';
-import { KeyLimitTable, type BucketFor, type KeyLimitsPatch } from './KeyLimitTable';
-import { monotonicScheduler } from '../../waiting/monotonicScheduler';
-import { checkBucketOptions, type TokenBucketOptions } from '../bucketOptions';
-import { isLimiter, type TokenLimiter } from '../TokenLimiter';
 import type { LedgerLimits } from '../../arithmetic/TokenLedger';
-import { checkKnownKeys, checkNumberOption } from '../../shared/checks';
+import { checkKnownKeys, checkNumberOption, checkScheduler } from '../../shared/checks';
 import { describe } from '../../shared/describe';
+import { monotonicScheduler, resampleMonotonicClock } from '../../waiting/monotonicScheduler';
+import { checkBucketOptions, type TokenBucketOptions } from '../bucketOptions';
+import { checkLimitsPatch } from '../limitsPatch';
+import { TakeWaiter, type TakeSubscriber } from '../TakeWaiter';
+import { isLimiter, type TokenLimiter } from '../TokenLimiter';
+import { LedgerGate } from './GlobalGate';
+import type { KeyedBucketsEvent, KeyedBucketsStats, KeyStats } from './KeyedBucketsStats';
+import { readKeyedStats, readKeyStats } from './readKeyedStats';
+import { KeyedEngine, type EngineSetup } from './KeyedEngine';
+import { KEYED_LIMITER, type Admission, type KeyedLimiter, type KeyedRefusal, type KeyedWaiter } from './KeyedLimiter';
+import { KeyLimitTable, type BucketFor, type KeyLimitsPatch } from './KeyLimitTable';
 
 /** Default bound on the keys held in memory at once (`maxKeys`). */
 export const DEFAULT_MAX_KEYS = 100_000;
@@ -46,7 +48,6 @@ export interface KeyedBucketsOptions {
 
 const OPTION_KEYS = ['global', 'maxKeys', 'quantum', 'scheduler'] as const;
 const GLOBAL_OPTION_KEYS = ['capacity', 'refillRate', 'interval', 'initialTokens'] as const;
-const TOP_KEYS = 10;
 
 /**
  * A token bucket per key (user, endpoint, connection), optionally all under one global
@@ -74,16 +75,13 @@ const TOP_KEYS = 10;
  * requests$.pipe(perKey((request) => request.path, perTenant)).subscribe(send);
  * ```
  */
-export class KeyedBuckets<K> extends KeyedBucketsEngine<K> {
+export class KeyedBuckets<K> implements KeyedLimiter<K> {
+  readonly [KEYED_LIMITER] = true as const;
+  readonly scheduler: SchedulerLike;
+  readonly maxKeys: number;
+  private readonly engine: KeyedEngine<K>;
   /** What happens, as it happens, each event with its key. Hot; never completes. */
-  readonly events$: Observable<KeyedBucketsEvent<K>> = new Observable<KeyedBucketsEvent<K>>((subscriber) => {
-    this.eventObservers++;
-    const subscription = this.eventsSubject.subscribe(subscriber);
-    return () => {
-      this.eventObservers--;
-      subscription.unsubscribe();
-    };
-  });
+  readonly events$: Observable<KeyedBucketsEvent<K>>;
 
   /**
    * @param bucketFor Every key's limits; or a rule table `{ rules: [{ match, limit }], default }`
@@ -94,20 +92,41 @@ export class KeyedBuckets<K> extends KeyedBucketsEngine<K> {
     const maxKeys = checkNumberOption('KeyedBuckets', 'maxKeys', options.maxKeys ?? DEFAULT_MAX_KEYS, 'positive', true);
     const quantum = options.quantum === undefined ? undefined : checkNumberOption('KeyedBuckets', 'quantum', options.quantum, 'positive');
     const global = options.global;
+    checkScheduler('KeyedBuckets', options.scheduler);
     const scheduler = options.scheduler ?? (isLimiter(global) ? global.scheduler : undefined) ?? monotonicScheduler;
-    if (typeof scheduler?.now !== 'function' || typeof scheduler?.schedule !== 'function') {
-      throw new TypeError('KeyedBuckets option "scheduler" must be a SchedulerLike with now() and schedule()');
-    }
+    checkScheduler('KeyedBuckets', scheduler);
     let checkedGlobal: EngineSetup<K>['global'];
     if (isLimiter(global) || global === undefined) checkedGlobal = global;
     else {
       checkKnownKeys('KeyedBuckets option "global"', global, GLOBAL_OPTION_KEYS);
       checkedGlobal = checkBucketOptions(global);
     }
-    super({ scheduler, maxKeys, quantum, table: new KeyLimitTable(bucketFor, maxKeys), global: checkedGlobal });
+    if (scheduler === monotonicScheduler) resampleMonotonicClock();
+    this.scheduler = scheduler;
+    this.maxKeys = maxKeys;
+    this.engine = new KeyedEngine({ scheduler, maxKeys, quantum, table: new KeyLimitTable(bucketFor, maxKeys), global: checkedGlobal });
+    this.events$ = this.engine.activity.events.stream;
   }
 
-  // ---- public surface ----
+  // ---- the operator protocol (KeyedLimiter), for perKey ----
+
+  admit(key: K, cost: number, maxWait: number, maxQueue: number): Admission {
+    return this.engine.admit(key, cost, maxWait, maxQueue);
+  }
+  enqueue(waiter: KeyedWaiter<K>, maxWait: number): void {
+    this.engine.enqueue(waiter, maxWait);
+  }
+  cancel(waiter: KeyedWaiter<K>): void {
+    this.engine.cancel(waiter);
+  }
+  withdrawing(withdraw: () => void): void {
+    this.engine.withdrawing(withdraw);
+  }
+  recordRefusal(key: K, refusal: KeyedRefusal): void {
+    this.engine.recordRefusal(key, refusal);
+  }
+
+  // ---- live changes ----
 
   /**
    * Changes the limits of one key, live: tokens it earned are kept (clamped to a smaller
@@ -118,25 +137,34 @@ export class KeyedBuckets<K> extends KeyedBucketsEngine<K> {
    * key backed by a `TokenLimiter`.
    */
   configure(key: K, patch: KeyLimitsPatch | null): void {
-    const limits = this.table.override(key, patch);
-    const entry = this.entries.get(key);
-    const now = this.clock();
-    if (entry === undefined) return;
-    const requestedHead = this.requesting === entry ? entry.queue!.head : null;
+    const engine = this.engine;
+    const limits = engine.registry.table.override(key, patch);
+    const entry = engine.registry.get(key);
+    const now = engine.clock();
+    if (entry === undefined || entry.remote) return;
+    const contention = engine.contention;
+    const requestedHead = contention?.requesting === entry ? entry.queue!.head : null;
     entry.reconfigure(limits, now);
     const failing = entry.queue === null ? [] : entry.queue.toArray().filter((waiter) => waiter.cost > limits.capacity);
     for (const waiter of failing) entry.queue!.remove(waiter);
     if (requestedHead !== null) {
       const head = entry.queue!.head;
-      if (head !== requestedHead || head === null || entry.timeUntil(head.cost, now) > 0) this.withdrawRequest();
+      if (head !== requestedHead || head === null || entry.timeUntil(head.cost, now) > 0) contention!.withdrawRequest();
     }
-    this.reposition(entry, now, true);
-    if (this.eventObservers > 0) {
-      this.emit({ type: 'reconfigured', key, time: now, ...limits, available: Math.max(0, entry.tokensAt(now)), cause: 'configure' });
+    engine.reposition(entry, now, true);
+    if (engine.activity.events.observers > 0) {
+      engine.activity.events.emit({
+        type: 'reconfigured',
+        key,
+        time: now,
+        ...limits,
+        available: Math.max(0, entry.tokensAt(now)),
+        cause: 'configure',
+      });
     }
     for (const waiter of failing)
       waiter.failed(new RangeError(`cost ${waiter.cost} exceeds capacity ${limits.capacity} of key ${describe(key)}`));
-    this.run();
+    engine.run();
   }
 
   /**
@@ -145,94 +173,33 @@ export class KeyedBuckets<K> extends KeyedBucketsEngine<K> {
    * `global` was a `TokenLimiter` (configure that instead) or absent.
    */
   configureGlobal(patch: KeyLimitsPatch): void {
-    const gate = this.gate;
+    const engine = this.engine;
+    const contention = engine.contention;
+    const gate = contention?.gate;
     if (!(gate instanceof LedgerGate)) {
       throw new TypeError(
         'KeyedBuckets.configureGlobal: the global limit is not held by this KeyedBuckets (absent, or a TokenLimiter to configure itself)',
       );
     }
-    checkKnownKeys('KeyedBuckets.configureGlobal', patch, ['capacity', 'refillRate', 'interval']);
-    const current = gate.limits();
-    const limits: LedgerLimits = {
-      capacity: checkNumberOption('KeyedBuckets.configureGlobal', 'capacity', patch.capacity ?? current.capacity, 'positive'),
-      refillRate: checkNumberOption('KeyedBuckets.configureGlobal', 'refillRate', patch.refillRate ?? current.refillRate, 'positive'),
-      interval: checkNumberOption('KeyedBuckets.configureGlobal', 'interval', patch.interval ?? current.interval, 'positive'),
-    };
-    const now = this.clock();
+    const limits: LedgerLimits = checkLimitsPatch('KeyedBuckets.configureGlobal', patch, gate.limits());
+    const now = engine.clock();
     gate.reconfigure(limits, now);
-    if (this.requesting !== null && this.requesting.queue!.head!.cost > limits.capacity) this.withdrawRequest();
-    if (this.eventObservers > 0) this.emit({ type: 'global-reconfigured', time: now, ...limits, available: gate.available(now) });
-    this.run();
+    if (contention!.requesting !== null && contention!.requesting.queue!.head!.cost > limits.capacity) contention!.withdrawRequest();
+    if (engine.activity.events.observers > 0)
+      engine.activity.events.emit({ type: 'global-reconfigured', time: now, ...limits, available: gate.available(now) });
+    engine.run();
   }
+
+  // ---- reading ----
 
   /** A fresh snapshot. Forgets the keys that have refilled first, so `keys` is exact now. */
   stats(): KeyedBucketsStats<K> {
-    const now = this.clock();
-    this.forgetRefilled(now);
-    let queued = 0;
-    let queuedCost = 0;
-    const busy: { key: K; queued: number; queuedCost: number }[] = [];
-    const count = (entry: KeyEntry<K>): void => {
-      const size = (entry.queue?.size ?? 0) + entry.tickets;
-      if (size === 0) return;
-      let cost = entry.queue?.totalCost ?? 0;
-      cost += entry.ticketCost;
-      queued += size;
-      queuedCost += cost;
-      busy.push({ key: entry.key, queued: size, queuedCost: cost });
-    };
-    for (const entry of this.waiting.toArray()) count(entry);
-    for (const entry of this.contending.toArray()) if (entry.limiter === null) count(entry);
-    for (const entry of this.remoteEntries) count(entry);
-    busy.sort((a, b) => b.queuedCost - a.queuedCost);
-    const gate = this.gate;
-    return {
-      keys: this.entries.size,
-      maxKeys: this.maxKeys,
-      waitingKeys: busy.length,
-      contendingKeys: this.contending.size,
-      queued,
-      queuedCost,
-      granted: this.grantedCount,
-      grantedCost: this.grantedCost,
-      dropped: this.droppedCount,
-      rejected: this.rejectedCount,
-      refusedMaxKeys: this.maxKeysCount,
-      cancelled: this.cancelledCount,
-      forgotten: this.forgottenCount,
-      overrides: this.table.overrideCount,
-      timerScheduled: this.timerScheduled,
-      global: gate === null ? null : { ...gate.limits(), available: gate.available(now), requesting: gate.pending },
-      topKeys: busy.slice(0, TOP_KEYS),
-    };
+    return readKeyedStats(this.engine);
   }
 
   /** One key now. A key not held in memory reports a fresh (full) bucket; throws if `bucketFor` has none for it. */
   keyStats(key: K): KeyStats {
-    const now = this.clock();
-    this.forgetRefilled(now);
-    const entry = this.entries.get(key);
-    const limits = entry === undefined ? this.table.resolve(key) : (entry.limiter ?? entry);
-    if (isLimiter(limits)) {
-      return {
-        held: entry !== undefined,
-        capacity: limits.capacity,
-        refillRate: undefined,
-        interval: undefined,
-        available: undefined,
-        queued: (entry?.queue?.size ?? 0) + (entry?.tickets ?? 0),
-        queuedCost: entry === undefined ? 0 : (entry.queue?.totalCost ?? 0) + entry.ticketCost,
-      };
-    }
-    return {
-      held: entry !== undefined,
-      capacity: limits.capacity,
-      refillRate: limits.refillRate,
-      interval: limits.interval,
-      available: entry === undefined ? limits.capacity : Math.max(0, entry.tokensAt(now)),
-      queued: entry?.queue?.size ?? 0,
-      queuedCost: entry?.queue?.totalCost ?? 0,
-    };
+    return readKeyStats(this.engine, key);
   }
 
   /**
@@ -241,7 +208,7 @@ export class KeyedBuckets<K> extends KeyedBucketsEngine<K> {
    * including when `maxKeys` keys are held and `key` is new. Throws for an invalid cost.
    */
   tryTake(key: K, cost = 1): boolean {
-    return this.admit(key, cost, 0, Infinity) === Admission.Granted;
+    return this.engine.admit(key, cost, 0, Infinity).verdict === 'granted';
   }
 
   /**
@@ -251,25 +218,41 @@ export class KeyedBuckets<K> extends KeyedBucketsEngine<K> {
    */
   take(key: K, cost = 1): Observable<void> {
     return new Observable<void>((subscriber) => {
-      const waiter = new TakeWaiter(key, cost, subscriber);
+      resampleMonotonicClock();
       let admission: Admission;
       try {
-        admission = this.admit(key, cost, Infinity, Infinity);
+        admission = this.engine.admit(key, cost, Infinity, Infinity);
       } catch (error) {
         subscriber.error(error);
-        return;
+        return undefined;
       }
-      if (admission === Admission.Granted) {
+      if (admission.verdict === 'granted') {
         subscriber.next();
         subscriber.complete();
-        return;
+        return undefined;
       }
-      if (admission === Admission.MaxKeys) {
+      if (admission.verdict === 'refused') {
         subscriber.error(new RangeError(`KeyedBuckets: ${this.maxKeys} keys held (maxKeys); key ${describe(key)} refused`));
-        return;
+        return undefined;
       }
-      this.enqueue(waiter, Infinity);
-      return () => this.cancel(waiter);
+      const waiter = new KeyedTakeWaiter(key, cost, subscriber);
+      this.engine.enqueue(waiter, Infinity);
+      return () => this.engine.cancel(waiter);
     });
+  }
+}
+
+/** The waiter behind `KeyedBuckets.take()`. */
+class KeyedTakeWaiter<K> extends TakeWaiter implements KeyedWaiter<K> {
+  keyedTicket: KeyedWaiter<K>['keyedTicket'] = null;
+  constructor(
+    readonly key: K,
+    cost: number,
+    subscriber: TakeSubscriber,
+  ) {
+    super(cost, subscriber);
+  }
+  override refused(retryAfter: number): void {
+    this.failed(new RangeError(`KeyedBuckets: key ${describe(this.key)} refused (retry after ${retryAfter} ms)`));
   }
 }

@@ -17,25 +17,28 @@ export interface KeyedRefusal extends Omit<Refusal, 'reason'> {
   readonly reason: KeyedRefusalReason;
 }
 
-/** The answer of `admit`. */
-export const Admission = {
-  /** The tokens were taken: emit the value now. */
-  Granted: 0,
-  /** Call `enqueue` now, in the same synchronous turn. */
-  Wait: 1,
-  /** Refused: `maxKeys` keys are held and this one is new. */
-  MaxKeys: 2,
-  /** Refused: `maxQueue` values of this key already wait. */
-  MaxQueue: 3,
-  /** Refused: its predicted wait exceeds `maxWait` (or `maxWait` is 0 and it cannot pass now). */
-  TooLong: 4,
-  /**
-   * `maxQueue` 0 on a key whose store cannot answer synchronously (Redis) but estimates the
-   * tokens are there: call `enqueue` now with `maxWait` 0; a refusal is for `'max-queue'`.
-   */
-  AskNowOrNever: 5,
-} as const;
-export type Admission = (typeof Admission)[keyof typeof Admission];
+/**
+ * What `admit` decided:
+ * - `granted`: the tokens were taken; emit the value now.
+ * - `wait`: call `enqueue` now, in the same synchronous turn; with `nowOrNever` (`maxQueue` 0
+ *   on a key whose store cannot answer synchronously but estimates the tokens are there), with
+ *   `maxWait` 0, a refusal then being for `'max-queue'`.
+ * - `refused`: by `rule` (`'max-keys'`: that many keys are held and this one is new;
+ *   `'max-queue'`: that many values of the key wait; `'max-wait'`: its predicted wait exceeds
+ *   `maxWait`), which could be granted in `retryAfter` ms.
+ */
+export type Admission =
+  | { readonly verdict: 'granted' }
+  | { readonly verdict: 'wait'; readonly nowOrNever: boolean }
+  | { readonly verdict: 'refused'; readonly rule: 'max-keys' | 'max-queue' | 'max-wait'; readonly retryAfter: number };
+
+/** The answers of `admit` that carry nothing but the verdict, shared (the fast path allocates nothing). */
+export const GRANTED: Admission = Object.freeze({ verdict: 'granted' });
+export const WAIT: Admission = Object.freeze({ verdict: 'wait', nowOrNever: false });
+export const ASK_NOW_OR_NEVER: Admission = Object.freeze({ verdict: 'wait', nowOrNever: true });
+
+/** Marks a `KeyedLimiter` (`Symbol.for`, so copies of this package from the ESM and CJS builds recognise each other's). */
+export const KEYED_LIMITER: unique symbol = Symbol.for('rxjs-token-bucket.KeyedLimiter');
 
 /**
  * The protocol between `perKey` and a store of per-key buckets (`KeyedBuckets` in memory).
@@ -44,15 +47,14 @@ export type Admission = (typeof Admission)[keyof typeof Admission];
  * `failed` follows, unless it is `cancel`led first.
  */
 export interface KeyedLimiter<K> {
-  /** The `retryAfter` (ms) of the last refusal `admit` answered. */
-  readonly lastRetryAfter: number;
+  readonly [KEYED_LIMITER]: true;
   /**
    * Validates `cost` for `key` and takes it now if it may pass at once; otherwise says
    * whether the value may wait or why it is refused. Throws for an invalid cost, one above
    * the key's or the global capacity, or a key that has no limits.
    */
   admit(key: K, cost: number, maxWait: number, maxQueue: number): Admission;
-  /** Queues a value `admit` answered `Wait` for. Its answer may come synchronously. */
+  /** Queues a value `admit` answered `wait` for. Its answer may come synchronously. */
   enqueue(waiter: KeyedWaiter<K>, maxWait: number): void;
   /** Withdraws a waiting value; it takes nothing. Harmless if it was already answered. */
   cancel(waiter: KeyedWaiter<K>): void;
@@ -60,4 +62,9 @@ export interface KeyedLimiter<K> {
   withdrawing(withdraw: () => void): void;
   /** Records, for stats and events, that an operator discarded or rejected a value of `key`. */
   recordRefusal(key: K, refusal: KeyedRefusal): void;
+}
+
+/** True for a `KeyedLimiter` (a `KeyedBuckets`) rather than bucket options. */
+export function isKeyedLimiter<K>(candidate: unknown): candidate is KeyedLimiter<K> {
+  return typeof candidate === 'object' && candidate !== null && (candidate as Partial<KeyedLimiter<K>>)[KEYED_LIMITER] === true;
 }
