@@ -1,7 +1,8 @@
-import type { KeyedRefusalReason } from './KeyedLimiter';
+import type { LimiterCounts, RefusalEvent } from '../LimiterCounters';
+import type { CancelledEvent, GrantedEvent, QueuedEvent, ReconfiguredEvent } from '../TokenBucketStats';
 
-/** A snapshot taken when `stats()` is called. */
-export interface KeyedBucketsStats<K> {
+/** A snapshot taken when `stats()` is called; the counters (`LimiterCounts`) are over all keys. */
+export interface KeyedBucketsStats<K> extends LimiterCounts {
   /** Keys held in memory now: waiting, contending for the global bucket, or refilling. */
   readonly keys: number;
   readonly maxKeys: number;
@@ -12,13 +13,8 @@ export interface KeyedBucketsStats<K> {
   /** Values waiting, and their total cost. */
   readonly queued: number;
   readonly queuedCost: number;
-  readonly granted: number;
-  readonly grantedCost: number;
-  readonly dropped: number;
-  readonly rejected: number;
   /** Of `dropped + rejected`: values of new keys refused because `maxKeys` were held. */
   readonly refusedMaxKeys: number;
-  readonly cancelled: number;
   /** Keys forgotten since creation (refilled and idle, or nothing left waiting on their limiter). */
   readonly forgotten: number;
   /** Keys with a `configure` override. */
@@ -49,50 +45,18 @@ export interface KeyStats {
   readonly queuedCost: number;
 }
 
+/** An event of one key. */
+type OfKey<E, K> = E & { readonly key: K };
+
 /** What `events$` reports, each with its key. `time` is the scheduler's `now()`. */
 export type KeyedBucketsEvent<K> =
-  | {
-      readonly type: 'granted';
-      readonly key: K;
-      readonly time: number;
-      readonly cost: number;
-      readonly waited: number;
-      readonly available: number | undefined;
-    }
-  | {
-      readonly type: 'queued';
-      readonly key: K;
-      readonly time: number;
-      readonly cost: number;
-      readonly queued: number;
-      readonly queuedCost: number;
-    }
-  | { readonly type: 'cancelled'; readonly key: K; readonly time: number; readonly cost: number }
-  | {
-      readonly type: 'dropped' | 'rejected';
-      readonly key: K;
-      readonly time: number;
-      readonly cost: number;
-      readonly reason: KeyedRefusalReason;
-      readonly retryAfter: number;
-    }
-  | {
-      readonly type: 'reconfigured';
-      readonly key: K;
-      readonly time: number;
-      readonly capacity: number;
-      readonly refillRate: number;
-      readonly interval: number;
-      readonly available: number;
-      readonly cause: string;
-    }
-  | {
-      readonly type: 'global-reconfigured';
-      readonly time: number;
-      readonly capacity: number;
-      readonly refillRate: number;
-      readonly interval: number;
-      readonly available: number;
-    }
+  /** `available` is undefined for a key backed by a `TokenLimiter`. */
+  | OfKey<Omit<GrantedEvent, 'available'> & { readonly available: number | undefined }, K>
+  | OfKey<QueuedEvent, K>
+  | OfKey<CancelledEvent, K>
+  | OfKey<RefusalEvent, K>
+  | OfKey<ReconfiguredEvent, K>
+  /** The global limit held by the `KeyedBuckets` changed (`configureGlobal`). */
+  | (Omit<ReconfiguredEvent, 'type' | 'cause'> & { readonly type: 'global-reconfigured' })
   /** The key's state was dropped from memory (it equals a fresh bucket's). Noticed lazily: `time` is when. */
   | { readonly type: 'forgotten'; readonly key: K; readonly time: number };
