@@ -4,6 +4,9 @@ import { adaptiveThrottle } from '../../src/operators/adaptiveThrottle';
 import type { RateLimitFeedback } from '../../src/arithmetic/adaptation';
 import { TokenBucket } from '../../src/limiters/TokenBucket';
 import { createTestScheduler } from '../support/marbles';
+import { MAX_RESET_MS } from '../../src/http/parseRateLimitHeaders';
+import { readFileSync } from 'node:fs';
+import docSetups from '../docs/setups/adaptiveThrottle';
 
 /** A response as the tests' fake server sends it: a status and already-parsed feedback. */
 interface Reply {
@@ -241,6 +244,64 @@ describe('adaptiveThrottle', () => {
       expect(() => adaptiveThrottle(request, { bucket: { capacity: 1, refillRate: 1 }, concurrency: 0 })).toThrow(/concurrency.*0/);
       expect(() => adaptiveThrottle(request, { bucket: { capacity: 1, refillRate: 1 }, retry: 1.5 })).toThrow(/retry.*1.5/);
       expect(() => adaptiveThrottle(request, {} as never)).toThrow(/bucket/);
+    });
+  });
+});
+
+describe('adaptiveThrottle: its doc diagram', () => {
+  it('is what the operator does with the fake server of test/docs/setups/adaptiveThrottle.ts', () => {
+    const doc = readFileSync(new URL('../../src/operators/adaptiveThrottle.ts', import.meta.url), 'utf8').split('\n');
+    /** The words of a doc line, without its ` * ` prefix. */
+    const words = (line: string | undefined): string[] => (line ?? '').replace(/^\s*\*\s*/, '').split(/\s+/);
+    for (const setup of docSetups) {
+      const at = doc.findIndex((line) => line.replace(/^\s*\* /, '') === setup.header);
+      expect(at, setup.header).toBeGreaterThanOrEqual(0);
+      const [sourceLabel, source] = words(doc[at + 1]);
+      const [resultLabel, result] = words(doc[at + 2]);
+      expect([sourceLabel, source, resultLabel, result]).toEqual(['source:', 'abcdef|', 'result:', '--a--b-c-d-e-(f|)']);
+      createTestScheduler().run(({ cold, expectObservable }) => {
+        expectObservable(cold(source!).pipe(setup.operator())).toBe(result!, setup.values, setup.error);
+      });
+    }
+  });
+});
+
+describe('adaptiveThrottle: feedback a callback returns already parsed is checked', () => {
+  it('drops what is not a finite number >= 0: a NaN retryAfter does not make an error a throttle signal', () => {
+    createTestScheduler().run(({ cold, hot, expectObservable }) => {
+      const bucket = new TokenBucket({ capacity: 5, refillRate: 1, interval: 1 });
+      const broken = new Error('boom');
+      const source = hot('  a|');
+      const result = source.pipe(
+        adaptiveThrottle(() => cold('#', undefined, broken), { bucket, feedbackFromError: () => ({ retryAfter: Number.NaN }) }),
+      );
+      expectObservable(result).toBe('#', undefined, broken);
+    });
+  });
+
+  it('caps a reset beyond 24 h to MAX_RESET_MS, as the header parser does', () => {
+    createTestScheduler().run(({ cold, hot, flush }) => {
+      const bucket = new TokenBucket({ capacity: 1, refillRate: 1, interval: 1 });
+      const spent: Reply = { status: 200, info: { remaining: 0, resetAfter: 1e15 } };
+      hot('a|')
+        .pipe(adaptiveThrottle(() => cold('(r|)', { r: spent }), { bucket, feedback, safetyFactor: 1 }))
+        .subscribe();
+      flush();
+      expect(bucket.pausedUntil).toBe(MAX_RESET_MS);
+    });
+  });
+
+  it('with nothing usable left, reads as no feedback: the rate is searched for (AIMD)', () => {
+    createTestScheduler().run(({ cold, hot, flush }) => {
+      const bucket = new TokenBucket({ capacity: 1, refillRate: 1, interval: 10 });
+      // Unchecked, limit and window would pass for a policy (and stop the search) though neither is usable.
+      const junk = { status: 200, info: { limit: -1, window: Infinity, remaining: '3' } } as unknown as Reply;
+      hot('(abc)|')
+        .pipe(adaptiveThrottle(() => cold('(r|)', { r: junk }), { bucket, feedback }))
+        .subscribe();
+      flush();
+      // b and c were held back by the rate, and each success in slow start raised it by 2 %.
+      expect(bucket.refillRate).toBeCloseTo(1.02 ** 2, 9);
     });
   });
 });
