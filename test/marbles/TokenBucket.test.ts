@@ -1,15 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { mergeMap, type Observable } from 'rxjs';
-import type { TestScheduler } from 'rxjs/testing';
+import { concatMap, mergeMap, type Observable } from 'rxjs';
 import { throttleByTokens } from '../../src/operators/throttleByTokens';
 import { TokenBucket } from '../../src/limiters/TokenBucket';
 import { type TokenBucketEvent, type TokenBucketStats } from '../../src/limiters/TokenBucketStats';
 import type { Waiter } from '../../src/waiting/WaitQueue';
 import { createTestScheduler } from '../support/marbles';
-
-function probeAt(ts: TestScheduler, frame: number, check: () => void): void {
-  ts.schedule(check, frame);
-}
+import { probeAt } from '../support/virtualTime';
 
 /** `bucket.take(cost)` subscribed at `frame` (a cold marble delays the subscription). */
 function takeAt(cold: (marbles: string) => Observable<string>, marbles: string, bucket: TokenBucket, cost: number): Observable<void> {
@@ -74,6 +70,69 @@ describe('take(cost): capacity 3, 1 token / ms, starting empty', () => {
       expectObservable(bucket.take(-2)).toBe('#', undefined, new RangeError('cost must be a finite number >= 0, got -2'));
       expectObservable(bucket.take('1' as never)).toBe('#', undefined, new TypeError('cost must be a number, got "1"'));
       expectObservable(bucket.take(Number.NaN)).toBe('#', undefined, new RangeError('cost must be a finite number >= 0, got NaN'));
+    });
+  });
+});
+
+describe('take(cost) for each value of a source (concatMap): capacity 3, 1 token / ms, starting empty', () => {
+  const options = { capacity: 3, refillRate: 1, interval: 1, initialTokens: 0 };
+
+  it('empty source: completes at once and asks for nothing', () => {
+    const ts = createTestScheduler();
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const bucket = new TokenBucket(options);
+      const source = cold('|');
+      expectObservable(source.pipe(concatMap(() => bucket.take(1)))).toBe('|');
+      expectSubscriptions(source.subscriptions).toBe('(^!)');
+      probeAt(ts, 1, () => expect(bucket.stats()).toMatchObject({ granted: 0, queued: 0, cancelled: 0, timerScheduled: false }));
+    });
+  });
+
+  it('never source: asks for nothing; unsubscribing releases the source', () => {
+    const ts = createTestScheduler();
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const bucket = new TokenBucket(options);
+      const source = cold('-');
+      const unsub = '      ^ 50ms !';
+      expectObservable(source.pipe(concatMap(() => bucket.take(1))), unsub).toBe('-');
+      expectSubscriptions(source.subscriptions).toBe(unsub);
+      probeAt(ts, 60, () => {
+        expect(bucket.stats()).toMatchObject({ granted: 0, queued: 0, cancelled: 0, timerScheduled: false });
+        expect(ts.actions.length).toBe(0);
+      });
+    });
+  });
+
+  it('error source: errors at once and withdraws the take still waiting; it took nothing', () => {
+    const ts = createTestScheduler();
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const bucket = new TokenBucket(options);
+      const source = cold('a#');
+      expectObservable(source.pipe(concatMap(() => bucket.take(3)))).toBe('-#');
+      expectSubscriptions(source.subscriptions).toBe('^!');
+      probeAt(ts, 2, () => {
+        expect(bucket.stats()).toMatchObject({ granted: 0, queued: 0, cancelled: 1, timerScheduled: false });
+        expect(bucket.available()).toBe(2);
+        expect(ts.actions.length).toBe(0);
+      });
+    });
+  });
+
+  it('unsubscribing mid-wait withdraws the waiting take: no tokens taken, no timer left', () => {
+    const ts = createTestScheduler();
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const bucket = new TokenBucket(options);
+      // a's take is granted at 2; b's take is asked then (concatMap) and would be granted at 4.
+      const source = cold('ab     ');
+      const unsub = '   ^ 2ms !';
+      const expected = '--g     ';
+      expectObservable(source.pipe(concatMap(() => bucket.take(2))), unsub).toBe(expected, granted);
+      expectSubscriptions(source.subscriptions).toBe(unsub);
+      probeAt(ts, 3.5, () => {
+        expect(bucket.stats()).toMatchObject({ granted: 1, grantedCost: 2, cancelled: 1, queued: 0, timerScheduled: false });
+        expect(bucket.available()).toBeCloseTo(1.5, 12); // 1.5 ms of refill since a's grant at 2: b took nothing
+        expect(ts.actions.length).toBe(0);
+      });
     });
   });
 });
@@ -177,12 +236,16 @@ describe('configure mid-stream: capacity 3, 1 token / 10 ms, six values at 0', (
 
   it('capacity shrinking below a waiting cost fails that waiter with a RangeError; lighter waiters continue', () => {
     const ts = createTestScheduler();
-    ts.run(({ cold, hot, expectObservable }) => {
+    ts.run(({ cold, hot, expectObservable, expectSubscriptions }) => {
       const bucket = new TokenBucket({ capacity: 5, refillRate: 1, interval: 1, initialTokens: 0 });
-      const heavy = hot('  h     ').pipe(throttleByTokens(bucket, { cost: 4 }));
-      const light = hot('  -l    ').pipe(throttleByTokens(bucket, { cost: 1 }));
+      const heavySource = hot('  h     ');
+      const lightSource = hot('  -l    ');
+      const heavy = heavySource.pipe(throttleByTokens(bucket, { cost: 4 }));
+      const light = lightSource.pipe(throttleByTokens(bucket, { cost: 1 }));
       expectObservable(heavy).toBe('--#', undefined, new RangeError('cost 4 exceeds capacity 3'));
       expectObservable(light).toBe('--l');
+      expectSubscriptions(heavySource.subscriptions).toBe('^-!'); // the failed stream releases its source at 2
+      expectSubscriptions(lightSource.subscriptions).toBe('^'); // the lighter one goes on
       expectObservable(takeAt(cold, '-x|', bucket, 3.5)).toBe('--#', undefined, new RangeError('cost 3.5 exceeds capacity 3'));
       probeAt(ts, 2, () => bucket.configure({ capacity: 3 }));
       probeAt(ts, 2.5, () => {
@@ -296,10 +359,12 @@ describe('stats() and events$: capacity 2, 1 token / 10 ms', () => {
   it('events$ reports granted, queued, cancelled and reconfigured with times, while subscribed', () => {
     const ts = createTestScheduler();
     const events: TokenBucketEvent[] = [];
-    ts.run(({ cold, expectObservable }) => {
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
       const bucket = new TokenBucket(options);
       const subscription = bucket.events$.subscribe((event) => events.push(event));
-      expectObservable(cold('(abcd)').pipe(throttleByTokens(bucket)), '^ 14ms !').toBe('(ab) 6ms c');
+      const source = cold('(abcd)');
+      expectObservable(source.pipe(throttleByTokens(bucket)), '^ 14ms !').toBe('(ab) 6ms c');
+      expectSubscriptions(source.subscriptions).toBe('^ 14ms !'); // unsubscribed at 15: d is cancelled
       probeAt(ts, 20, () => bucket.configure({ refillRate: 2 }));
       probeAt(ts, 30, () => {
         subscription.unsubscribe();

@@ -6,10 +6,7 @@ import { monotonicScheduler } from '../../src/waiting/monotonicScheduler';
 import { TokenBucket } from '../../src/limiters/TokenBucket';
 import { MAX_TIMER_DELAY } from '../../src/waiting/SingleTimer';
 import { createTestScheduler } from '../support/marbles';
-
-function probeAt(ts: TestScheduler, frame: number, check: () => void): void {
-  ts.schedule(check, frame);
-}
+import { probeAt } from '../support/virtualTime';
 
 /** Probes at `frames`, each scheduling the next, so that no probe is pending while one checks. */
 function probeChain(ts: TestScheduler, frames: readonly number[], check: (frame: number) => void, start = 0): void {

@@ -7,6 +7,8 @@ import { KeyedBuckets } from '../../src/limiters/keyed/KeyedBuckets';
 import type { KeyedBucketsEvent } from '../../src/limiters/keyed/KeyedBucketsStats';
 import { TokenBucket } from '../../src/limiters/TokenBucket';
 import { createTestScheduler } from '../support/marbles';
+import { itHandlesEmptyNeverAndErrorSources } from '../support/sourceCases';
+import { probeAt } from '../support/virtualTime';
 
 /** Values are named `<key><n>`: the key is the first character. */
 const keyOf = (value: string): string => value[0]!;
@@ -43,8 +45,10 @@ describe('perKey: every key capacity 1, refill 1 token / 10 ms', () => {
   });
 
   it('empty source: completes at once', () => {
-    createTestScheduler().run(({ cold, expectObservable }) => {
-      expectObservable(cold('|').pipe(perKey(keyOf, oneEvery10))).toBe('|');
+    createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+      const empty = cold('|');
+      expectObservable(empty.pipe(perKey(keyOf, oneEvery10))).toBe('|');
+      expectSubscriptions(empty.subscriptions).toBe('(^!)');
     });
   });
 
@@ -59,11 +63,12 @@ describe('perKey: every key capacity 1, refill 1 token / 10 ms', () => {
 
   it('source error: errors at once, waiting values withdrawn, no timer left', () => {
     const ts = createTestScheduler();
-    ts.run(({ cold, expectObservable }) => {
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
       const keyed = new KeyedBuckets<string>(oneEvery10);
       const source = cold('(abd) 2ms #', V);
       const expected = '   (ad)   3ms #';
       expectObservable(source.pipe(perKey(keyOf, keyed))).toBe(expected, V);
+      expectSubscriptions(source.subscriptions).toBe('^ 6ms !');
       ts.schedule(() => {
         const stats = keyed.stats();
         expect(stats).toMatchObject({ queued: 0, timerScheduled: false, cancelled: 1, granted: 2 });
@@ -81,11 +86,12 @@ describe('perKey: every key capacity 1, refill 1 token / 10 ms', () => {
 
   it('unsubscribe mid-wait: values withdrawn, nothing taken, no timer or queue entry left', () => {
     const ts = createTestScheduler();
-    ts.run(({ cold, expectObservable }) => {
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
       const keyed = new KeyedBuckets<string>(oneEvery10);
       const source = cold('(abde)', V);
       const unsub = '   ^ 4ms !';
       expectObservable(source.pipe(perKey(keyOf, keyed)), unsub).toBe('(ad)', V);
+      expectSubscriptions(source.subscriptions).toBe(unsub);
       ts.schedule(() => {
         expect(keyed.stats()).toMatchObject({ queued: 0, waitingKeys: 0, timerScheduled: false, cancelled: 2, granted: 2 });
         // Nothing of the withdrawn values was taken: both keys refill from 0 at 0.
@@ -180,6 +186,26 @@ describe('perKey: under a global bucket of capacity 2, 1 token / 10 ms (keys cap
       expectObservable(source.pipe(perKey(keyOf, fastKeys, { global, quantum: 1 }))).toBe(expected, V);
     });
   });
+
+  itHandlesEmptyNeverAndErrorSources(() => perKey(keyOf, oneEvery10, { global }));
+
+  it('unsubscribing while a value waits for the global tokens withdraws it: it takes neither its key nor the global tokens', () => {
+    const ts = createTestScheduler();
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const keyed = new KeyedBuckets<string>(oneEvery10, { global });
+      const source = cold('(adg)', V);
+      const unsub = '   ^ 4ms !';
+      expectObservable(source.pipe(perKey(keyOf, keyed)), unsub).toBe('(ad)', V);
+      expectSubscriptions(source.subscriptions).toBe(unsub);
+      probeAt(ts, 6, () => {
+        expect(keyed.stats()).toMatchObject({ queued: 0, timerScheduled: false, cancelled: 1, granted: 2 });
+        expect(keyed.stats().global).toMatchObject({ requesting: false });
+        // a1 and b1 took the global burst at 0; c1 took nothing: 6 ms of refill since.
+        expect(keyed.stats().global!.available).toBeCloseTo(0.6, 9);
+        expect(ts.actions.length).toBe(0);
+      });
+    });
+  });
 });
 
 describe('perKey: a hot key and a cold one under a global bucket of capacity 1, 1 token / 10 ms', () => {
@@ -226,10 +252,12 @@ describe('perKey: under a shared global TokenBucket (capacity 1, 1 token / 10 ms
 
   it('unsubscribing while its request is outstanding withdraws it: the global and the key lose nothing', () => {
     const ts = createTestScheduler();
-    ts.run(({ cold, expectObservable }) => {
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
       const global = new TokenBucket(oneEvery10);
       const keyed = new KeyedBuckets<string>(oneEvery10, { global });
-      expectObservable(cold('(ad)', V).pipe(perKey(keyOf, keyed)), '^ 4ms !').toBe('a', V);
+      const source = cold('(ad)', V);
+      expectObservable(source.pipe(perKey(keyOf, keyed)), '^ 4ms !').toBe('a', V);
+      expectSubscriptions(source.subscriptions).toBe('^ 4ms !');
       ts.schedule(() => {
         expect(global.stats()).toMatchObject({ queued: 0, granted: 1, cancelled: 1, timerScheduled: false });
         expect(keyed.keyStats('b')).toMatchObject({ held: false, available: 1 });
@@ -258,15 +286,38 @@ describe('perKey: strategy "drop" and "error"', () => {
   });
 
   it('error: fails with RateLimitExceededError carrying retryAfter and reason', () => {
-    createTestScheduler().run(({ cold, expectObservable }) => {
+    createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const source = cold('(abd)', V);
       expectObservable(source.pipe(perKey(keyOf, oneEvery10, { strategy: 'error' }))).toBe(
         '(a#)',
         V,
         new RateLimitExceededError(10, 1, 'no-tokens'),
       );
+      expectSubscriptions(source.subscriptions).toBe('(^!)');
     });
   });
+
+  for (const strategy of ['drop', 'error'] as const) {
+    describe(`strategy "${strategy}"`, () => {
+      itHandlesEmptyNeverAndErrorSources(() => perKey(keyOf, oneEvery10, { strategy }));
+
+      it('unsubscribing releases the source: what it would push later is neither emitted nor refused', () => {
+        const ts = createTestScheduler();
+        ts.run(({ cold, expectObservable, expectSubscriptions }) => {
+          const keyed = new KeyedBuckets<string>(oneEvery10);
+          const source = cold('(ad) 6ms b', V);
+          const unsub = '   ^ 5ms !    ';
+          expectObservable(source.pipe(perKey(keyOf, keyed, { strategy })), unsub).toBe('(ad)', V);
+          expectSubscriptions(source.subscriptions).toBe(unsub);
+          probeAt(ts, 8, () => {
+            // Before a2 was due (10): nothing of the stream is scheduled any more.
+            expect(keyed.stats()).toMatchObject({ granted: 2, dropped: 0, rejected: 0, queued: 0, timerScheduled: false });
+            expect(ts.actions.length).toBe(0);
+          });
+        });
+      });
+    });
+  }
 });
 
 describe('perKey: bounds per key (maxQueue, maxWait) and on keys (maxKeys)', () => {
@@ -282,7 +333,7 @@ describe('perKey: bounds per key (maxQueue, maxWait) and on keys (maxKeys)', () 
   });
 
   it('maxWait 13 with overflow "error": a value whose predicted wait is 14 ms fails at arrival', () => {
-    createTestScheduler().run(({ cold, expectObservable }) => {
+    createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       // a3 arrives at 6 behind a2: key a has 0.6 token, both need 2: 14 ms.
       const source = cold('(ab) 2ms c', V);
       expectObservable(source.pipe(perKey(keyOf, oneEvery10, { maxWait: 13 }))).toBe(
@@ -290,6 +341,7 @@ describe('perKey: bounds per key (maxQueue, maxWait) and on keys (maxKeys)', () 
         V,
         new RateLimitExceededError(14, 1, 'max-wait'),
       );
+      expectSubscriptions(source.subscriptions).toBe('^ 5ms !');
     });
   });
 
@@ -308,13 +360,14 @@ describe('perKey: bounds per key (maxQueue, maxWait) and on keys (maxKeys)', () 
   });
 
   it('maxKeys with overflow "error": RateLimitExceededError with reason "max-keys" and the time until a key frees', () => {
-    createTestScheduler().run(({ cold, expectObservable }) => {
+    createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const source = cold('(adg)', V);
       expectObservable(source.pipe(perKey(keyOf, oneEvery10, { maxKeys: 2 }))).toBe(
         '(ad#)',
         V,
         new RateLimitExceededError(10, 1, 'max-keys'),
       );
+      expectSubscriptions(source.subscriptions).toBe('(^!)');
     });
   });
 });
@@ -351,7 +404,7 @@ describe('perKey: configure one key mid-stream', () => {
 describe('perKey: configure the key whose value holds the global request', () => {
   it('shrinking its capacity below the head fails that value; the request passes to the next key', () => {
     const ts = createTestScheduler();
-    ts.run(({ cold, expectObservable }) => {
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
       const keyed = new KeyedBuckets<string>(
         { capacity: 2, refillRate: 1, interval: 1 },
         { global: { capacity: 2, refillRate: 1, interval: 10 } },
@@ -367,6 +420,7 @@ describe('perKey: configure the key whose value holds the global request', () =>
         { a: 'a2' },
         new RangeError('cost 2 exceeds capacity 1 of key "a"'),
       );
+      expectSubscriptions(heavy.subscriptions).toBe('^ 4ms !'); // the failed stream releases its source at 5
       expectObservable(light.pipe(perKey(keyOf, keyed, { cost }))).toBe('- 9ms d', V);
     });
   });
@@ -399,55 +453,65 @@ describe('perKey: keys backed by their own TokenLimiter', () => {
 
 describe('perKey: bad input', () => {
   it('a keyOf that throws errors the stream with its error', () => {
-    createTestScheduler().run(({ cold, expectObservable }) => {
+    createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const boom = new Error('no key');
       const keyOfOrThrow = (value: string): string => {
         if (value === 'b1') throw boom;
         return keyOf(value);
       };
-      expectObservable(cold('(ad)', V).pipe(perKey(keyOfOrThrow, oneEvery10))).toBe('(a#)', V, boom);
+      const source = cold('(ad)', V);
+      expectObservable(source.pipe(perKey(keyOfOrThrow, oneEvery10))).toBe('(a#)', V, boom);
+      expectSubscriptions(source.subscriptions).toBe('(^!)');
     });
   });
 
   it("a cost above its key's capacity errors naming the cost, the capacity and the key", () => {
-    createTestScheduler().run(({ cold, expectObservable }) => {
-      expectObservable(cold('a', V).pipe(perKey(keyOf, oneEvery10, { cost: 2 }))).toBe(
+    createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+      const source = cold('a', V);
+      expectObservable(source.pipe(perKey(keyOf, oneEvery10, { cost: 2 }))).toBe(
         '#',
         undefined,
         new RangeError('cost 2 exceeds capacity 1 of key "a"'),
       );
+      expectSubscriptions(source.subscriptions).toBe('(^!)');
     });
   });
 
   it('a cost above the global capacity errors naming it', () => {
-    createTestScheduler().run(({ cold, expectObservable }) => {
+    createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const keys = { capacity: 5, refillRate: 1 };
-      expectObservable(cold('a', V).pipe(perKey(keyOf, keys, { cost: 3, global: { capacity: 2, refillRate: 1 } }))).toBe(
+      const source = cold('a', V);
+      expectObservable(source.pipe(perKey(keyOf, keys, { cost: 3, global: { capacity: 2, refillRate: 1 } }))).toBe(
         '#',
         undefined,
         new RangeError('cost 3 exceeds the global capacity 2'),
       );
+      expectSubscriptions(source.subscriptions).toBe('(^!)');
     });
   });
 
   it('a key no rule matches, without a default, errors naming the key', () => {
-    createTestScheduler().run(({ cold, expectObservable }) => {
+    createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const rules = { rules: [{ match: /^a/, limit: oneEvery10 }] };
-      expectObservable(cold('(ad)', V).pipe(perKey(keyOf, rules))).toBe(
+      const source = cold('(ad)', V);
+      expectObservable(source.pipe(perKey(keyOf, rules))).toBe(
         '(a#)',
         V,
         new RangeError('KeyedBuckets: no rule matches key "b" and there is no default'),
       );
+      expectSubscriptions(source.subscriptions).toBe('(^!)');
     });
   });
 
   it('a cost function returning NaN errors naming the value', () => {
-    createTestScheduler().run(({ cold, expectObservable }) => {
-      expectObservable(cold('a', V).pipe(perKey(keyOf, oneEvery10, { cost: () => Number.NaN }))).toBe(
+    createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+      const source = cold('a', V);
+      expectObservable(source.pipe(perKey(keyOf, oneEvery10, { cost: () => Number.NaN }))).toBe(
         '#',
         undefined,
         new RangeError('cost must be a finite number >= 0, got NaN'),
       );
+      expectSubscriptions(source.subscriptions).toBe('(^!)');
     });
   });
 
@@ -468,7 +532,7 @@ describe('perKey: bad input', () => {
 describe('perKey: inside a larger pipe', () => {
   it('works on objects keyed by a field, and a downstream take(2) withdraws the rest', () => {
     const ts = createTestScheduler();
-    ts.run(({ cold, expectObservable }) => {
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
       const keyed = new KeyedBuckets<number>(oneEvery10);
       const source = cold('(abc)', { a: { user: 1 }, b: { user: 1 }, c: { user: 2 } });
       const result = source.pipe(
@@ -477,6 +541,7 @@ describe('perKey: inside a larger pipe', () => {
         take(2),
       );
       expectObservable(result).toBe('(ac|)', { a: 1, c: 2 });
+      expectSubscriptions(source.subscriptions).toBe('(^!)');
       ts.schedule(() => expect(keyed.stats()).toMatchObject({ queued: 0, cancelled: 1, granted: 2, timerScheduled: false }), 5);
     });
   });

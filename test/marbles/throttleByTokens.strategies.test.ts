@@ -5,15 +5,8 @@ import { throttleByTokens } from '../../src/operators/throttleByTokens';
 import { TokenBucket } from '../../src/limiters/TokenBucket';
 import { type TokenBucketEvent } from '../../src/limiters/TokenBucketStats';
 import { createTestScheduler } from '../support/marbles';
-
-function probeAt(ts: TestScheduler, frame: number, check: () => void): void {
-  ts.schedule(check, frame);
-}
-
-function expectNothingLeft(ts: TestScheduler, bucket: TokenBucket): void {
-  expect(bucket.stats()).toMatchObject({ queued: 0, queuedCost: 0, timerScheduled: false });
-  expect(ts.actions.length).toBe(0);
-}
+import { itHandlesEmptyNeverAndErrorSources } from '../support/sourceCases';
+import { expectNothingLeft, probeAt } from '../support/virtualTime';
 
 /** Runs `subscribe` and returns what the stream did, with virtual times. */
 function record<T>(ts: TestScheduler, observable: import('rxjs').Observable<T>) {
@@ -79,7 +72,7 @@ describe("strategy 'drop': capacity 2, 1 token / 10 ms", () => {
 
   it('onDrop that throws errors the stream with that error and leaves nothing behind', () => {
     const ts = createTestScheduler();
-    ts.run(({ cold, expectObservable }) => {
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
       const bucket = new TokenBucket(options);
       const failure = new Error('onDrop failed');
       const onDrop = () => {
@@ -88,8 +81,28 @@ describe("strategy 'drop': capacity 2, 1 token / 10 ms", () => {
       const source = cold('abcd|');
       const expected = '   ab# ';
       expectObservable(source.pipe(throttleByTokens(bucket, { strategy: 'drop', onDrop }))).toBe(expected, undefined, failure);
+      expectSubscriptions(source.subscriptions).toBe('^-!');
       probeAt(ts, 10, () => {
         expect(bucket.stats()).toMatchObject({ granted: 2, dropped: 1 });
+        expectNothingLeft(ts, bucket);
+      });
+    });
+  });
+
+  itHandlesEmptyNeverAndErrorSources(() => throttleByTokens(options, { strategy: 'drop' }));
+
+  it('unsubscribing releases the source: what it would push later is neither emitted nor dropped', () => {
+    const ts = createTestScheduler();
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const bucket = new TokenBucket(options);
+      const source = cold('a 9ms b 9ms c');
+      const unsub = '     ^ 14ms !     ';
+      const expected = '   a 9ms b      ';
+      expectObservable(source.pipe(throttleByTokens(bucket, { strategy: 'drop' })), unsub).toBe(expected);
+      expectSubscriptions(source.subscriptions).toBe(unsub);
+      probeAt(ts, 16, () => {
+        // Before c was due (20): nothing of the stream is scheduled any more.
+        expect(bucket.stats()).toMatchObject({ granted: 2, dropped: 0 });
         expectNothingLeft(ts, bucket);
       });
     });
@@ -101,16 +114,36 @@ describe("strategy 'error': capacity 2, 1 token / 10 ms", () => {
 
   it('fails with RateLimitExceededError carrying the exact retryAfter and cost; the bucket is unchanged', () => {
     const ts = createTestScheduler();
-    ts.run(({ cold, expectObservable }) => {
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
       const bucket = new TokenBucket(options);
       const source = cold('ab c|');
       const expected = '   ab #';
       const error = new RateLimitExceededError(8, 1, 'no-tokens');
       expectObservable(source.pipe(throttleByTokens(bucket, { strategy: 'error' }))).toBe(expected, undefined, error);
+      expectSubscriptions(source.subscriptions).toBe('^-!');
       probeAt(ts, 2.5, () => {
         // The refused attempt at 2 took nothing: 0.1 left after b at 1, plus 1.5 ms of refill.
         expect(bucket.available()).toBeCloseTo(0.25, 12);
         expect(bucket.stats()).toMatchObject({ granted: 2, rejected: 1, dropped: 0 });
+        expectNothingLeft(ts, bucket);
+      });
+    });
+  });
+
+  itHandlesEmptyNeverAndErrorSources(() => throttleByTokens(options, { strategy: 'error' }));
+
+  it('unsubscribing releases the source: what it would push later neither passes nor fails the stream', () => {
+    const ts = createTestScheduler();
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const bucket = new TokenBucket(options);
+      const source = cold('(ab) 6ms c');
+      const unsub = '     ^ 5ms !    ';
+      const expected = '   (ab)       ';
+      expectObservable(source.pipe(throttleByTokens(bucket, { strategy: 'error' })), unsub).toBe(expected);
+      expectSubscriptions(source.subscriptions).toBe(unsub);
+      probeAt(ts, 8, () => {
+        // Before c was due (10): nothing of the stream is scheduled any more.
+        expect(bucket.stats()).toMatchObject({ granted: 2, rejected: 0 });
         expectNothingLeft(ts, bucket);
       });
     });
@@ -127,12 +160,14 @@ describe("strategy 'error': capacity 2, 1 token / 10 ms", () => {
   it('retryAfter counts the values of other streams queued ahead', () => {
     const ts = createTestScheduler();
     let log!: ReturnType<typeof record<string>>;
-    ts.run(({ hot }) => {
+    ts.run(({ hot, expectSubscriptions }) => {
       const bucket = new TokenBucket({ capacity: 4, refillRate: 1, interval: 10, initialTokens: 0 });
       hot('a')
         .pipe(throttleByTokens(bucket, { cost: 3 }))
         .subscribe(); // waits 30 ms
-      log = record(ts, hot('--x').pipe(throttleByTokens(bucket, { strategy: 'error', cost: 2 })));
+      const refused = hot('--x');
+      log = record(ts, refused.pipe(throttleByTokens(bucket, { strategy: 'error', cost: 2 })));
+      expectSubscriptions(refused.subscriptions).toBe('^-!');
     });
     expect(log.values).toEqual([]);
     expect(log.errorAt).toBe(2);
@@ -172,12 +207,13 @@ describe("bounds: strategy 'delay', capacity 1, 1 token / 10 ms, maxQueue 2", ()
 
   it("overflow 'error' (the default): fails at once with retryAfter counting the queue; queued values are released", () => {
     const ts = createTestScheduler();
-    ts.run(({ cold, expectObservable }) => {
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
       const bucket = new TokenBucket(options);
       const source = cold('(abcd|)');
       const expected = '   (a#)  ';
       const error = new RateLimitExceededError(30, 1, 'max-queue');
       expectObservable(source.pipe(throttleByTokens(bucket, { maxQueue: 2 }))).toBe(expected, undefined, error);
+      expectSubscriptions(source.subscriptions).toBe('(^!)');
       probeAt(ts, 1, () => {
         expect(bucket.stats()).toMatchObject({ granted: 1, rejected: 1, cancelled: 2 });
         expect(bucket.available()).toBeCloseTo(0.1, 12);
@@ -245,12 +281,13 @@ describe("bounds: strategy 'delay', capacity 1, 1 token / 10 ms, maxWait 15", ()
 
   it("overflow 'error': fails at arrival with the predicted wait; the waiting value is withdrawn", () => {
     const ts = createTestScheduler();
-    ts.run(({ cold, expectObservable }) => {
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
       const bucket = new TokenBucket(options);
       const source = cold('(abc|)');
       const expected = '   (a#) ';
       const error = new RateLimitExceededError(20, 1, 'max-wait');
       expectObservable(source.pipe(throttleByTokens(bucket, { maxWait: 15, overflow: 'error' }))).toBe(expected, undefined, error);
+      expectSubscriptions(source.subscriptions).toBe('(^!)');
       probeAt(ts, 1, () => {
         expect(bucket.stats()).toMatchObject({ granted: 1, rejected: 1, cancelled: 1 });
         expectNothingLeft(ts, bucket);
@@ -311,10 +348,12 @@ describe('bad input (capacity 3, 1 token / 10 ms)', () => {
       const ts = createTestScheduler();
       let log!: ReturnType<typeof record<string>>;
       let bucket!: TokenBucket;
-      ts.run(({ cold }) => {
+      ts.run(({ cold, expectSubscriptions }) => {
         bucket = new TokenBucket({ ...options, initialTokens: 0 });
-        log = record(ts, cold('a-b').pipe(throttleByTokens(bucket, { cost: (v: string) => (v === 'b' ? (cost as number) : 1) })));
+        const source = cold('a-b');
+        log = record(ts, source.pipe(throttleByTokens(bucket, { cost: (v: string) => (v === 'b' ? (cost as number) : 1) })));
         probeAt(ts, 3, () => expectNothingLeft(ts, bucket));
+        expectSubscriptions(source.subscriptions).toBe('^-!');
       });
       expect(log.values).toEqual([]);
       expect(log.errorAt).toBe(2);
@@ -332,7 +371,7 @@ describe('bad input (capacity 3, 1 token / 10 ms)', () => {
   });
 
   it('a constant cost above capacity errors the stream at the first value (it could never be granted)', () => {
-    createTestScheduler().run(({ cold, expectObservable }) => {
+    createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const source = cold('--a');
       const expected = '   --#';
       expectObservable(source.pipe(throttleByTokens(options, { cost: 4 }))).toBe(
@@ -340,13 +379,14 @@ describe('bad input (capacity 3, 1 token / 10 ms)', () => {
         undefined,
         new RangeError('cost 4 exceeds capacity 3'),
       );
+      expectSubscriptions(source.subscriptions).toBe('^-!');
     });
   });
 
   it('a cost function that throws errors the stream with that very error', () => {
     const ts = createTestScheduler();
     const failure = new Error('cannot weigh');
-    ts.run(({ cold, expectObservable }) => {
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
       const bucket = new TokenBucket({ ...options, initialTokens: 0 });
       const cost = (v: string) => {
         if (v === 'x') throw failure;
@@ -355,6 +395,7 @@ describe('bad input (capacity 3, 1 token / 10 ms)', () => {
       const source = cold('ab-x-c');
       const expected = '   ---#  ';
       expectObservable(source.pipe(throttleByTokens(bucket, { cost }))).toBe(expected, undefined, failure);
+      expectSubscriptions(source.subscriptions).toBe('^--!');
       probeAt(ts, 4, () => {
         expect(bucket.stats()).toMatchObject({ granted: 0, cancelled: 2 });
         expectNothingLeft(ts, bucket);

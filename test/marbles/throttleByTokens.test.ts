@@ -1,23 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { EMPTY, NEVER, Observable, repeat, retry, take, throwError } from 'rxjs';
-import type { TestScheduler } from 'rxjs/testing';
 import { TokenBucket } from '../../src/limiters/TokenBucket';
 import { throttleByTokens } from '../../src/operators/throttleByTokens';
 import { createTestScheduler } from '../support/marbles';
-
-/** Runs `check` at virtual `frame`, as its own action (after everything scheduled for that frame earlier). */
-function probeAt(ts: TestScheduler, frame: number, check: () => void): void {
-  ts.schedule(check, frame);
-}
-
-/** After teardown nothing may remain: no queue entry, no timer, no scheduled action at all. */
-function expectNothingLeft(ts: TestScheduler, bucket: TokenBucket): void {
-  const stats = bucket.stats();
-  expect(stats.queued).toBe(0);
-  expect(stats.queuedCost).toBe(0);
-  expect(stats.timerScheduled).toBe(false);
-  expect(ts.actions.length).toBe(0);
-}
+import { itHandlesEmptyNeverAndErrorSources } from '../support/sourceCases';
+import { expectNothingLeft, probeAt } from '../support/virtualTime';
 
 describe('delay: capacity 3, 1 token / 10 ms, cost 1 (the README example)', () => {
   const options = { capacity: 3, refillRate: 1, interval: 10 };
@@ -155,10 +142,11 @@ describe('delay: options instead of a bucket (capacity 2, 1 token / 10 ms)', () 
   });
 
   it('retry resubscribes with a full bucket', () => {
-    createTestScheduler().run(({ cold, expectObservable }) => {
+    createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const source = cold('ab#  ');
       const expected = '   abab#';
       expectObservable(source.pipe(throttleByTokens(options), retry(1))).toBe(expected);
+      expectSubscriptions(source.subscriptions).toBe(['^-!', '--^-!']); // released at its error, then subscribed again
     });
   });
 
@@ -178,6 +166,20 @@ describe('delay: options instead of a bucket (capacity 2, 1 token / 10 ms)', () 
       expectObservable(source.pipe(throttleByTokens(bucket), repeat(2))).toBe(expected);
     });
   });
+
+  itHandlesEmptyNeverAndErrorSources(() => throttleByTokens(options));
+
+  it("unsubscribing mid-wait releases the source and leaves no timer of the subscription's own bucket", () => {
+    const ts = createTestScheduler();
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const source = cold('(abc)  ');
+      const unsub = '     ^ 5ms !';
+      const expected = '   (ab)   ';
+      expectObservable(source.pipe(throttleByTokens(options)), unsub).toBe(expected);
+      expectSubscriptions(source.subscriptions).toBe(unsub);
+      probeAt(ts, 8, () => expect(ts.actions.length).toBe(0)); // c's timer (due at 10) went with the subscription
+    });
+  });
 });
 
 describe('delay: empty, never, error and unsubscribe (capacity 2, 1 token / 10 ms, shared bucket)', () => {
@@ -185,9 +187,11 @@ describe('delay: empty, never, error and unsubscribe (capacity 2, 1 token / 10 m
 
   it('empty source: completes at once and touches nothing', () => {
     const ts = createTestScheduler();
-    ts.run(({ cold, expectObservable }) => {
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
       const bucket = new TokenBucket(options);
-      expectObservable(cold('|').pipe(throttleByTokens(bucket))).toBe('|');
+      const empty = cold('|');
+      expectObservable(empty.pipe(throttleByTokens(bucket))).toBe('|');
+      expectSubscriptions(empty.subscriptions).toBe('(^!)');
       expectObservable(EMPTY.pipe(throttleByTokens(bucket))).toBe('|');
       probeAt(ts, 1, () => {
         expect(bucket.stats()).toMatchObject({ available: 2, granted: 0, queued: 0, timerScheduled: false });
@@ -198,29 +202,34 @@ describe('delay: empty, never, error and unsubscribe (capacity 2, 1 token / 10 m
 
   it('never source: never emits, and unsubscribing leaves nothing behind', () => {
     const ts = createTestScheduler();
-    ts.run(({ cold, expectObservable }) => {
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
       const bucket = new TokenBucket(options);
-      expectObservable(cold('-').pipe(throttleByTokens(bucket)), '^ 50ms !').toBe('-');
+      const never = cold('-');
+      expectObservable(never.pipe(throttleByTokens(bucket)), '^ 50ms !').toBe('-');
+      expectSubscriptions(never.subscriptions).toBe('^ 50ms !');
       expectObservable(NEVER.pipe(throttleByTokens(bucket)), '^ 50ms !').toBe('-');
       probeAt(ts, 60, () => expectNothingLeft(ts, bucket));
     });
   });
 
   it('error source: errors at once', () => {
-    createTestScheduler().run(({ cold, expectObservable }) => {
+    createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const bucket = new TokenBucket(options);
-      expectObservable(cold('#').pipe(throttleByTokens(bucket))).toBe('#');
+      const failing = cold('#');
+      expectObservable(failing.pipe(throttleByTokens(bucket))).toBe('#');
+      expectSubscriptions(failing.subscriptions).toBe('(^!)');
       expectObservable(throwError(() => 'boom').pipe(throttleByTokens(bucket))).toBe('#', undefined, 'boom');
     });
   });
 
   it('a source error propagates at once (not after the waiting values) and releases them from the bucket', () => {
     const ts = createTestScheduler();
-    ts.run(({ cold, expectObservable }) => {
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
       const bucket = new TokenBucket(options);
       const source = cold('(abcd) 3ms #');
       const expected = '   (ab) 5ms #';
       expectObservable(source.pipe(throttleByTokens(bucket))).toBe(expected);
+      expectSubscriptions(source.subscriptions).toBe('^ 8ms !');
       probeAt(ts, 9.5, () => {
         // c and d were queued at 0; at 9 (the error) they were withdrawn, having taken nothing.
         expect(bucket.stats()).toMatchObject({ granted: 2, cancelled: 2 });
@@ -243,12 +252,13 @@ describe('delay: empty, never, error and unsubscribe (capacity 2, 1 token / 10 m
 
   it('unsubscribing mid-wait withdraws the waiting values: no tokens taken, no timer, no action left', () => {
     const ts = createTestScheduler();
-    ts.run(({ cold, expectObservable }) => {
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
       const bucket = new TokenBucket(options);
       const source = cold('(abcde)     ');
       const unsub = '     ^ 15ms !     ';
       const expected = '   (ab) 6ms c';
       expectObservable(source.pipe(throttleByTokens(bucket)), unsub).toBe(expected);
+      expectSubscriptions(source.subscriptions).toBe(unsub);
       probeAt(ts, 17, () => {
         expect(bucket.stats()).toMatchObject({ granted: 3, cancelled: 2 });
         // c took the last token at 10; 7 ms of refill since.
@@ -260,13 +270,14 @@ describe('delay: empty, never, error and unsubscribe (capacity 2, 1 token / 10 m
 
   it('unsubscribing withdraws a heavy head without granting the lighter values of the same stream behind it', () => {
     const ts = createTestScheduler();
-    ts.run(({ cold, expectObservable }) => {
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
       const bucket = new TokenBucket({ capacity: 3, refillRate: 1, interval: 10, initialTokens: 0.5 });
       const costs: Record<string, number> = { a: 2, b: 1, c: 0 };
       const source = cold('(abc)       ');
       const unsub = '     ^ 9ms !     ';
       const expected = '   -          ';
       expectObservable(source.pipe(throttleByTokens(bucket, { cost: (v: string) => costs[v]! })), unsub).toBe(expected);
+      expectSubscriptions(source.subscriptions).toBe(unsub);
       probeAt(ts, 11, () => {
         // At 10 (the unsubscription) 1.5 tokens were there: enough for b, which must not take them.
         expect(bucket.stats()).toMatchObject({ granted: 0, cancelled: 3 });
@@ -278,11 +289,12 @@ describe('delay: empty, never, error and unsubscribe (capacity 2, 1 token / 10 m
 
   it('unsubscribing from within next (take(1)) while others wait withdraws them', () => {
     const ts = createTestScheduler();
-    ts.run(({ cold, expectObservable }) => {
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
       const bucket = new TokenBucket({ ...options, initialTokens: 0 });
       const source = cold('(abc)     ');
       const expected = '   10ms (a|)';
       expectObservable(source.pipe(throttleByTokens(bucket), take(1))).toBe(expected);
+      expectSubscriptions(source.subscriptions).toBe('^ 9ms !'); // released by take(1) at 10
       probeAt(ts, 11, () => {
         expect(bucket.stats()).toMatchObject({ granted: 1, cancelled: 2 });
         expectNothingLeft(ts, bucket);
@@ -292,11 +304,12 @@ describe('delay: empty, never, error and unsubscribe (capacity 2, 1 token / 10 m
 
   it('completion waits for the queue, then leaves nothing behind', () => {
     const ts = createTestScheduler();
-    ts.run(({ cold, expectObservable }) => {
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
       const bucket = new TokenBucket(options);
       const source = cold('(abcd|)        ');
       const expected = '   (ab) 6ms c 9ms (d|)';
       expectObservable(source.pipe(throttleByTokens(bucket))).toBe(expected);
+      expectSubscriptions(source.subscriptions).toBe('(^!)'); // released when it completes, while c and d wait
       probeAt(ts, 21, () => {
         expect(bucket.stats()).toMatchObject({ granted: 4, cancelled: 0 });
         expectNothingLeft(ts, bucket);
@@ -306,7 +319,7 @@ describe('delay: empty, never, error and unsubscribe (capacity 2, 1 token / 10 m
 
   it('the source is released when it completes, though values still wait; a value it pushes after completing is ignored', () => {
     let released = 0;
-    createTestScheduler().run(({ expectObservable }) => {
+    createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const bucket = new TokenBucket(options);
       const source = new Observable<string>((subscriber) => {
         subscriber.next('a');
@@ -317,19 +330,25 @@ describe('delay: empty, never, error and unsubscribe (capacity 2, 1 token / 10 m
         return () => released++;
       });
       expectObservable(source.pipe(throttleByTokens(bucket))).toBe('(ab) 6ms (c|)');
+      // The same with a well-behaved cold source (its own bucket): released at 0, while c waits.
+      const coldSource = cold('(abc|)');
+      expectObservable(coldSource.pipe(throttleByTokens(options))).toBe('(ab) 6ms (c|)');
+      expectSubscriptions(coldSource.subscriptions).toBe('(^!)');
     });
     expect(released).toBe(1);
   });
 
   it("a limiter of the user's own that throws errors the stream with its error", () => {
-    createTestScheduler().run(({ cold, expectObservable }) => {
+    createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const bucket = new TokenBucket(options);
       const failing = Object.assign(Object.create(bucket) as TokenBucket, {
         takeNow(): boolean {
           throw new Error('store is gone');
         },
       });
-      expectObservable(cold('a-b|').pipe(throttleByTokens(failing))).toBe('#', undefined, new Error('store is gone'));
+      const source = cold('a-b|');
+      expectObservable(source.pipe(throttleByTokens(failing))).toBe('#', undefined, new Error('store is gone'));
+      expectSubscriptions(source.subscriptions).toBe('(^!)');
     });
   });
 
