@@ -1,45 +1,32 @@
+import type { LimiterStats } from '../limiters/LimiterCounters';
 import type { TokenBucketEvent } from '../limiters/TokenBucketStats';
 import type { RedisStoreError } from './errors';
 import type { StoreErrorPolicy } from './options';
 
-/** A snapshot of a Redis bucket as this process sees it, taken when `stats()` is called. */
-export interface RedisTokenBucketStats {
-  readonly capacity: number;
-  readonly refillRate: number;
-  readonly interval: number;
-  /** Tokens now, estimated from the last state Redis reported (other processes spend too). */
-  readonly available: number;
-  /** Values of this process waiting (asked of Redis or not yet), and their total cost. */
-  readonly queued: number;
-  readonly queuedCost: number;
+/**
+ * A snapshot of a Redis bucket as this process sees it, taken when `stats()` is called: the
+ * fields of every limiter (`available` is estimated from the last state Redis reported, as
+ * other processes spend too; `granted` counts grants from every source), plus the store's.
+ */
+export interface RedisTokenBucketStats extends LimiterStats {
   /** Redis calls for values awaiting an answer. */
   readonly inFlight: number;
   /** Values holding a reservation, waiting for its time. */
   readonly reserved: number;
-  /** Grants since creation (from every source), and their total cost. */
-  readonly granted: number;
-  readonly grantedCost: number;
-  /** Of those, granted unlimited because Redis failed (`'fail-open'`), or by the local share (`'local'`). */
+  /** Of the grants, those unlimited because Redis failed (`'fail-open'`), or by the local share (`'local'`). */
   readonly failOpenGrants: number;
   readonly localGrants: number;
-  /** Values discarded or refused by operators, as with `TokenBucket`. */
-  readonly dropped: number;
-  readonly rejected: number;
-  /** Waiters withdrawn before their grant. */
-  readonly cancelled: number;
   /**
    * Tokens reserved for values that left (or timed out) and given back, and those that could
    * not be: taken with no wait, or with later reservations behind them (see `RefundedEvent`).
    */
   readonly refundedCost: number;
   readonly forfeitedCost: number;
-  /** Failed Redis calls (errors and timeouts), and of those the timeouts. */
+  /** Failed Redis calls (errors, timeouts and malformed replies), and of those the timeouts. */
   readonly storeErrors: number;
   readonly timeouts: number;
   /** Whether Redis is currently treated as failing (values go to `onStoreError`, one probe at a time). */
   readonly degraded: boolean;
-  /** Whether a grant timer is scheduled (at most one, for the head of the queue). */
-  readonly timerScheduled: boolean;
 }
 
 /** Where a grant came from. */
@@ -57,7 +44,7 @@ export interface RedisGrantedEvent {
   readonly storeTime: number | undefined;
 }
 
-/** A Redis call failed or timed out; `policy` says what became of its value. */
+/** A Redis call failed, timed out or answered with a malformed reply; `policy` says what became of its value. */
 export interface StoreErrorEvent {
   readonly type: 'store-error';
   readonly time: number;

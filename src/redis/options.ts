@@ -1,11 +1,11 @@
 import type { SchedulerLike } from 'rxjs';
-import { checkChoice, checkKnownKeys, checkNumberOption } from '../shared/checks';
+import { checkChoice, checkKnownKeys, checkNumberOption, checkScheduler } from '../shared/checks';
 import { describe } from '../shared/describe';
 import type { RedisClient } from './scripts';
 
 /**
- * What a value does when Redis cannot answer (unreachable, slower than `timeout`, or
- * refusing the script):
+ * What a value does when Redis cannot answer (unreachable, slower than `timeout`, refusing
+ * the script, or answering with a malformed reply):
  * - `'fail-closed'`: the value's stream errors with a `RedisStoreError`. Nothing passes
  *   that Redis did not grant.
  * - `'fail-open'`: the value is granted at once, unlimited, and counted (`stats().failOpenGrants`).
@@ -133,10 +133,7 @@ export function checkRedisOptions(options: RedisTokenBucketOptions): CheckedOpti
   if (!Number.isInteger(maxInFlight)) {
     throw new RangeError(`${OWNER} option "maxInFlight" must be an integer >= 1, got ${maxInFlight}`);
   }
-  const scheduler = options.scheduler;
-  if (scheduler !== undefined && (typeof scheduler?.now !== 'function' || typeof scheduler?.schedule !== 'function')) {
-    throw new TypeError(`${OWNER} option "scheduler" must be a SchedulerLike with now() and schedule()`);
-  }
+  checkScheduler(OWNER, options.scheduler);
   return {
     redis,
     key: `${keyPrefix}{${options.key}}`,

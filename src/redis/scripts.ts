@@ -1,5 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
+import {
+  parseAdjustReply,
+  parseRefundReply,
+  parseReserveReply,
+  type CountReply,
+  type RefundReply,
+  type Reservation,
+  type ReserveReply,
+} from './replies';
 
 /** The user's ioredis client: a single server (`Redis`) or a cluster (`Cluster`). */
 export type RedisClient = Redis | Cluster;
@@ -163,38 +172,6 @@ export interface ScriptLimits {
   readonly tokensPerMicro: number;
 }
 
-export interface ReserveReply {
-  readonly granted: boolean;
-  /** µs from the server's now until the reservation is due (0: granted now). */
-  readonly wait: number;
-  /** When it is due, in µs since `base`, exactly as the server wrote it (a refund quotes it back). */
-  readonly due: string;
-  /** Tokens after the reservation (before it, for a refusal), as of `ahead` µs from the server's now. */
-  readonly tokens: number;
-  /** The state's base, in whole seconds of the clock, as the server wrote it. */
-  readonly base: string;
-  /** µs from the server's now to the time `tokens` refers to: > 0 during a pause. */
-  readonly ahead: number;
-}
-
-/** A count as of `ahead` µs from the server's now (> 0 during a pause). */
-export interface CountReply {
-  readonly tokens: number;
-  readonly ahead: number;
-}
-
-export interface RefundReply extends CountReply {
-  readonly returned: number;
-  readonly forfeited: number;
-}
-
-/** One reservation to return: the `base` and `due` strings of its reply, and its cost. */
-export interface Reservation {
-  readonly base: string;
-  readonly due: string;
-  readonly cost: number;
-}
-
 /**
  * Runs the bucket's scripts. Until a script is known to be loaded it is sent whole with
  * `EVAL` (which also loads it), then by its SHA1 with `EVALSHA`. A server that forgot it (a
@@ -202,7 +179,8 @@ export interface Reservation {
  * as are the next ones until one succeeds. `EVAL` goes to the node that holds the key, so
  * this works on a cluster too. Sending whole scripts first, rather than trying `EVALSHA`
  * and falling back, keeps calls in the order they were made (a fallback would overtake
- * nothing, but later calls would overtake it).
+ * nothing, but later calls would overtake it). Each reply is checked as it is read
+ * (`replies.ts`): a malformed one rejects the call with a `RedisStoreError`.
  */
 export class BucketScripts {
   private readonly loaded = new Set<LuaScript>();
@@ -210,35 +188,21 @@ export class BucketScripts {
   constructor(private readonly redis: RedisClient) {}
 
   reserve(key: string, limits: ScriptLimits, clock: ClockReading, cost: number, maxWaitMicros: number): Promise<ReserveReply> {
-    return this.run(RESERVE, key, limits, clock, [String(cost), String(maxWaitMicros)]).then((reply) => {
-      const field = fields(reply, 6);
-      return {
-        granted: field[0] === '1',
-        wait: Number(field[1]),
-        due: field[2]!,
-        tokens: Number(field[3]),
-        base: field[4]!,
-        ahead: Number(field[5]),
-      };
-    });
+    const args = [String(cost), String(maxWaitMicros)];
+    return this.run(RESERVE, key, limits, clock, args).then((reply) => parseReserveReply(reply, key, limits.capacity));
   }
 
   /** Returns `reservations`, which must be sorted latest due first. */
   refund(key: string, limits: ScriptLimits, clock: ClockReading, reservations: readonly Reservation[]): Promise<RefundReply> {
     const args: string[] = [];
     for (const { base, due, cost } of reservations) args.push(base, due, String(cost));
-    return this.run(REFUND, key, limits, clock, args).then((reply) => {
-      const field = fields(reply, 5);
-      return { returned: Number(field[0]), forfeited: Number(field[1]), tokens: Number(field[2]), ahead: Number(field[4]) };
-    });
+    return this.run(REFUND, key, limits, clock, args).then((reply) => parseRefundReply(reply, key, limits.capacity));
   }
 
   /** Lowers the count to at most `cap` (if given) and pauses grants for `pauseMicros`; returns the count after. */
   adjust(key: string, limits: ScriptLimits, clock: ClockReading, cap: number | undefined, pauseMicros: number): Promise<CountReply> {
-    return this.run(ADJUST, key, limits, clock, [cap === undefined ? '' : String(cap), String(pauseMicros)]).then((reply) => {
-      const field = fields(reply, 3);
-      return { tokens: Number(field[0]), ahead: Number(field[2]) };
-    });
+    const args = [cap === undefined ? '' : String(cap), String(pauseMicros)];
+    return this.run(ADJUST, key, limits, clock, args).then((reply) => parseAdjustReply(reply, key, limits.capacity));
   }
 
   private run(script: LuaScript, key: string, limits: ScriptLimits, clock: ClockReading, rest: readonly string[]): Promise<unknown> {
@@ -259,12 +223,4 @@ export class BucketScripts {
       return Promise.reject(error); // a client that throws rather than rejects
     }
   }
-}
-
-/** The reply as `count` strings, or an error saying what came back instead. */
-function fields(reply: unknown, count: number): string[] {
-  if (!Array.isArray(reply) || reply.length !== count) {
-    throw new Error(`unexpected reply from the bucket script: ${JSON.stringify(reply)}`);
-  }
-  return reply.map(String);
 }

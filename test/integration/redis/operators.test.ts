@@ -14,7 +14,7 @@ import type { RedisGrantedEvent } from '../../../src/redis/events';
 import { RedisTokenBucket } from '../../../src/redis/RedisTokenBucket';
 import { describeWithRedis } from '../../support/redisTests';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { sleep } from '../../support/realTime';
 
 function grantsOf(bucket: RedisTokenBucket): RedisGrantedEvent[] {
   const grants: RedisGrantedEvent[] = [];

@@ -5,7 +5,8 @@
 import type { Redis } from 'ioredis';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RedisTokenBucket } from '../../../src/redis/RedisTokenBucket';
-import { BucketScripts, SERVER_CLOCK, type ClockReading, type ReserveReply, type ScriptLimits } from '../../../src/redis/scripts';
+import type { ReserveReply } from '../../../src/redis/replies';
+import { BucketScripts, SERVER_CLOCK, type ClockReading, type ScriptLimits } from '../../../src/redis/scripts';
 import { describeWithRedis } from '../../support/redisTests';
 
 /** A clock reading as TIME gives it: whole seconds and (unpadded) microseconds. */

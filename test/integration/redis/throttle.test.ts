@@ -15,7 +15,7 @@ import { RedisTokenBucket } from '../../../src/redis/RedisTokenBucket';
 import type { RedisTokenBucketOptions } from '../../../src/redis/options';
 import { describeWithRedis } from '../../support/redisTests';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { sleep } from '../../support/realTime';
 
 /** Emissions with their local time (ms since `start`), and how the stream ended. */
 interface Run<T> {
