@@ -304,7 +304,7 @@ const suite: BenchSuite = async ({ quick, runs }) => {
   const metric = (name: string, key: string) => Number(rows.find((row) => row.subject === name)!.metrics[key]);
 
   const ratios: BenchRatio[] = [
-    atMost('throttleByTokens heap per waiting value', metric(OURS, 'B / waiting value'), 150, ' B'),
+    atMost('throttleByTokens heap per waiting value', metric(OURS, 'B / waiting value'), 120, ' B'),
     atMost('throttleByTokens max live timers per bucket', metric(OURS, 'max live timers'), 1),
     {
       label: 'p-queue heap ÷ throttleByTokens heap',
