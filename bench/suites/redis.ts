@@ -67,7 +67,7 @@ function bucketGrants(bucket: RedisTokenBucket, count: number, lanes: number): (
             if (++granted === count) resolve();
             else if (asked < count) {
               asked++;
-              bucket.acquire(waiter, Infinity);
+              bucket.enqueue(waiter, Infinity);
             }
           },
           refused: () => reject(new Error('refused: the bucket ran short')),
@@ -77,7 +77,7 @@ function bucketGrants(bucket: RedisTokenBucket, count: number, lanes: number): (
       };
       for (let lane = 0; lane < Math.min(lanes, count); lane++) {
         asked++;
-        bucket.acquire(makeWaiter(), Infinity);
+        bucket.enqueue(makeWaiter(), Infinity);
       }
     });
 }

@@ -48,7 +48,7 @@ export function takeFrom(limiter: TokenLimiter, cost: number): Observable<void> 
       return undefined;
     }
     const waiter = new TakeWaiter(cost, subscriber);
-    limiter.acquire(waiter, Infinity);
+    limiter.enqueue(waiter, Infinity);
     return () => limiter.cancel(waiter);
   });
 }

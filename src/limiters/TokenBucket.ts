@@ -157,7 +157,7 @@ export class TokenBucket implements TokenLimiter {
     return true;
   }
 
-  acquire(waiter: Waiter, maxWait: number): void {
+  enqueue(waiter: Waiter, maxWait: number): void {
     const now = this.scheduler.now();
     if (this.queue.size === 0 && this.ledger.tryTake(waiter.cost, now)) {
       this.noteGrant(waiter.cost, 0, now);

@@ -26,11 +26,11 @@ export interface TokenLimiter {
    * Waiters are granted in the order they asked. A waiter whose predicted wait exceeds
    * `maxWait` ms is refused at once (`maxWait: 0` means "now or never").
    */
-  acquire(waiter: Waiter, maxWait: number): void;
+  enqueue(waiter: Waiter, maxWait: number): void;
   /**
    * The synchronous fast path: takes an already validated `cost` now if nothing waits and
    * the tokens are there, returning true; otherwise returns false and changes nothing. A
-   * store that cannot answer synchronously always returns false, and `acquire` decides.
+   * store that cannot answer synchronously always returns false, and `enqueue` decides.
    */
   takeNow(cost: number): boolean;
   /** Ms until a value of `cost` asking now would be granted (an estimate for remote stores). */

@@ -138,7 +138,7 @@ class ThrottledStream<T> extends WaitingStream<T, undefined> {
     }
     const pending = new PendingValue(value, cost, this, refusalReason);
     this.link(pending);
-    this.limiter.acquire(pending, maxWait); // may answer at once
+    this.limiter.enqueue(pending, maxWait); // may answer at once
   }
 
   protected keyOfPending(): undefined {

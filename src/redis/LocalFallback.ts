@@ -33,7 +33,7 @@ export class LocalFallback {
   ask(ticket: Ticket, now: number): void {
     const waiter = new LocalWaiter(ticket, this.tickets, this.onReady);
     ticket.localWaiter = waiter;
-    this.bucket.acquire(waiter, ticket.waitLeft(now));
+    this.bucket.enqueue(waiter, ticket.waitLeft(now));
   }
 
   /** Withdraws a ticket's request from the local bucket, if it made one. */

@@ -200,12 +200,12 @@ export class RedisTokenBucket implements TokenLimiter {
 
   // ---- the operator protocol (TokenLimiter) ----
 
-  /** Redis cannot answer synchronously: always false, and `acquire` decides. */
+  /** Redis cannot answer synchronously: always false, and `enqueue` decides. */
   takeNow(_cost: number): boolean {
     return false;
   }
 
-  acquire(waiter: Waiter, maxWait: number): void {
+  enqueue(waiter: Waiter, maxWait: number): void {
     const now = this.clock();
     const ticket = this.tickets.push(waiter, maxWait, now);
     if (this.events.observers > 0) {
@@ -297,6 +297,6 @@ export class RedisTokenBucket implements TokenLimiter {
       const { cost, source, storeTime } = ticket;
       this.events.emit({ type: 'granted', time: now, cost, waited: now - ticket.queuedAt, available: this.available(), source, storeTime });
     }
-    ticket.waiter.granted(); // may re-enter: acquire, cancel, configure
+    ticket.waiter.granted(); // may re-enter: enqueue, cancel, configure
   }
 }

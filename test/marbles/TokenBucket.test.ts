@@ -273,8 +273,8 @@ describe('configure mid-stream: capacity 3, 1 token / 10 ms, six values at 0', (
       });
       const second = waiter('second', 5);
       const first = waiter('first', 4, () => bucket.cancel(second));
-      bucket.acquire(first, Infinity);
-      bucket.acquire(second, Infinity);
+      bucket.enqueue(first, Infinity);
+      bucket.enqueue(second, Infinity);
       bucket.configure({ capacity: 3 });
       expect(answers).toEqual(['first failed: cost 4 exceeds capacity 3']);
       expect(bucket.stats()).toMatchObject({ queued: 0, cancelled: 1, timerScheduled: false });

@@ -106,7 +106,7 @@ export class LedgerGate implements GlobalGate {
 
 /**
  * A global limit that is any `TokenLimiter` (a `TokenBucket` shared with other pipes, a
- * store shared between processes), asked through the protocol: one `acquire` at a time.
+ * store shared between processes), asked through the protocol: one `enqueue` at a time.
  */
 export class LimiterGate implements GlobalGate {
   private current: GlobalRequest | null = null;
@@ -132,7 +132,7 @@ export class LimiterGate implements GlobalGate {
     const request = new GlobalRequest(cost, this);
     this.current = request;
     // Never refused for its wait: the key's value already waited its turn in the round robin.
-    this.limiter.acquire(request, Infinity);
+    this.limiter.enqueue(request, Infinity);
   }
 
   poll(): boolean {

@@ -87,7 +87,7 @@ export class KeyedEngine<K> implements TicketOwner<K>, ContentionOwner<K> {
       }
     }
     if (entry.remote && contention === null) {
-      // A remote store cannot answer takeNow synchronously and applies maxWait itself (acquire),
+      // A remote store cannot answer takeNow synchronously and applies maxWait itself (enqueue),
       // so its values are asked of it rather than refused unasked: "now or never" is its call too.
       if (queued < maxQueue) return WAIT;
       if (queued === 0 && entry.limiter.timeUntil(cost) === 0) return ASK_NOW_OR_NEVER;
@@ -108,7 +108,7 @@ export class KeyedEngine<K> implements TicketOwner<K>, ContentionOwner<K> {
     const now = this.clock();
     waiter.queuedAt = now;
     if (entry.remote) {
-      entry.limiter.acquire(holdTicket(entry, waiter, this, now), maxWait);
+      entry.limiter.enqueue(holdTicket(entry, waiter, this, now), maxWait);
       return;
     }
     this.pushWaiter(entry, waiter, now);

@@ -72,7 +72,7 @@ export class AdaptiveFlow<T, R> extends SourceObserver<T> implements AttemptOwne
         if (next === undefined) break;
         this.asking.add(next);
         next.askedAt = this.bucket.scheduler.now();
-        this.bucket.acquire(next, Infinity);
+        this.bucket.enqueue(next, Infinity);
       }
     } finally {
       this.pumping = false;
