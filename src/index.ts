@@ -1,7 +1,17 @@
 export { TokenBucket } from './limiters/TokenBucket';
 export { MAX_TIMER_DELAY } from './waiting/SingleTimer';
 export type { TokenBucketOptions, TokenBucketLimits } from './limiters/bucketOptions';
-export type { TokenBucketStats, TokenBucketEvent } from './limiters/TokenBucketStats';
+export type {
+  TokenBucketStats,
+  TokenBucketEvent,
+  GrantedEvent,
+  QueuedEvent,
+  CancelledEvent,
+  ReconfiguredEvent,
+  AdjustedEvent,
+} from './limiters/TokenBucketStats';
+export type { AcquireOptions, ExecuteOptions } from './limiters/acquire';
+export type { TakeOptions } from './limiters/TakeWaiter';
 export type { LimiterStats, LimiterCounts, RefusalEvent } from './limiters/LimiterCounters';
 export { TokenLedger } from './arithmetic/TokenLedger';
 export type { LedgerLimits } from './arithmetic/TokenLedger';

@@ -93,7 +93,7 @@ function run(events: readonly BurstyEvent[], deadlineMs: number): Promise<Observ
     } else if (event.type === 'queued') {
       observed.mostQueued = Math.max(observed.mostQueued, event.queued);
       observed.mostQueuedCost = Math.max(observed.mostQueuedCost, event.queuedCost);
-    } else if (event.type !== 'reconfigured') {
+    } else if (event.type !== 'reconfigured' && event.type !== 'adjusted') {
       observed.refusals.push(`${event.type} a value of cost ${event.cost} at ${(event.time - startedAt).toFixed(1)} ms`);
     }
   });

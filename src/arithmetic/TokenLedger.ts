@@ -110,6 +110,22 @@ export class TokenLedger implements LedgerLimits {
     this.add(-cost);
   }
 
+  /** Gives `amount` back at `now` (paying a debt first), never lifting the count above capacity. */
+  refund(amount: number, now: number): void {
+    this.advance(now);
+    this.add(amount);
+    if (this.tokens + this.compensation >= this.capacity) {
+      this.tokens = this.capacity;
+      this.compensation = 0;
+    }
+  }
+
+  /** Tokens owed at `now` (what `spend` took beyond the count, not yet paid back by refill); float noise is 0. */
+  debtAt(now: number): number {
+    const tokens = this.tokensAt(now);
+    return tokens < -this.slack ? -tokens : 0;
+  }
+
   /**
    * Ms from `now` until the count reaches `amount`: exact, or on the 1 µs grid when within
    * float noise of it, and at least 1 µs when not covered now. `amount` may

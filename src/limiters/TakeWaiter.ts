@@ -1,8 +1,16 @@
 import { Observable } from 'rxjs';
-import { checkCostWithin } from '../shared/checks';
+import { checkCostWithin, checkKnownKeys, checkPriority } from '../shared/checks';
 import { resampleMonotonicClock } from '../waiting/monotonicScheduler';
 import type { Waiter } from '../waiting/WaitQueue';
 import type { TokenLimiter } from './TokenLimiter';
+
+/** Options of `take()`. */
+export interface TakeOptions {
+  /** Higher goes first, FIFO within a level. A finite number; default 0. */
+  priority?: number;
+}
+
+const TAKE_KEYS = ['priority'] as const;
 
 /** Where a `take()` waiter reports: the subscriber of the `take()` Observable. */
 export interface TakeSubscriber {
@@ -19,6 +27,7 @@ export class TakeWaiter implements Waiter {
   constructor(
     readonly cost: number,
     private readonly subscriber: TakeSubscriber,
+    readonly priority = 0,
   ) {}
   granted(): void {
     this.subscriber.next();
@@ -35,19 +44,23 @@ export class TakeWaiter implements Waiter {
 
 /**
  * A cold Observable that joins `limiter`'s queue when subscribed, emits once (`undefined`)
- * and completes when `cost` tokens are granted. Unsubscribing before that withdraws it,
+ * and completes when `cost` tokens are granted (with `options.priority`, in that priority's
+ * place in the queue). Unsubscribing before that withdraws it,
  * taking nothing. Errors at subscription for an invalid cost or one above capacity.
  */
-export function takeFrom(limiter: TokenLimiter, cost: number): Observable<void> {
+export function takeFrom(limiter: TokenLimiter, owner: string, cost: number, options: TakeOptions): Observable<void> {
   return new Observable<void>((subscriber) => {
     resampleMonotonicClock();
+    let priority: number;
     try {
       checkCostWithin(cost, limiter.capacity);
+      checkKnownKeys(owner, options, TAKE_KEYS);
+      priority = options.priority === undefined ? 0 : checkPriority(owner, options.priority);
     } catch (error) {
       subscriber.error(error);
       return undefined;
     }
-    const waiter = new TakeWaiter(cost, subscriber);
+    const waiter = new TakeWaiter(cost, subscriber, priority);
     limiter.enqueue(waiter, Infinity);
     return () => limiter.cancel(waiter);
   });

@@ -1,7 +1,7 @@
 import type { Observable, SchedulerLike } from 'rxjs';
 import { planAdaptation, type RateLimitFeedback } from '../arithmetic/adaptation';
 import { TokenLedger, type LedgerLimits } from '../arithmetic/TokenLedger';
-import { checkCostWithin } from '../shared/checks';
+import { checkAmount, checkCostWithin } from '../shared/checks';
 import { monotonicNow, monotonicScheduler, resampleMonotonicClock } from '../waiting/monotonicScheduler';
 import { SingleTimer } from '../waiting/SingleTimer';
 import { WaitQueue, type Waiter } from '../waiting/WaitQueue';
@@ -10,7 +10,8 @@ import { checkBucketOptions, type TokenBucketLimits, type TokenBucketOptions } f
 import { LimiterCounters, refusalEvent } from './LimiterCounters';
 import { LimiterEvents } from './LimiterEvents';
 import { checkLimitsPatch } from './limitsPatch';
-import { takeFrom } from './TakeWaiter';
+import { acquireTokens, executeWith, type AcquireOptions, type ExecuteOptions } from './acquire';
+import { takeFrom, type TakeOptions } from './TakeWaiter';
 import type { TokenBucketEvent, TokenBucketStats } from './TokenBucketStats';
 import { TOKEN_LIMITER, type Refusal, type TokenLimiter } from './TokenLimiter';
 
@@ -77,8 +78,29 @@ export class TokenBucket implements TokenLimiter {
    * completes when `cost` tokens are granted. Unsubscribing before that leaves the queue,
    * taking nothing. Errors at subscription for an invalid cost or one above capacity.
    */
-  take(cost = 1): Observable<void> {
-    return takeFrom(this, cost);
+  take(cost = 1, options: TakeOptions = {}): Observable<void> {
+    return takeFrom(this, 'TokenBucket.take', cost, options);
+  }
+
+  /**
+   * Waits for `cost` tokens in this bucket's one queue — the same FIFO, and priority order, as
+   * the operators' values — and resolves with the ms waited. Rejects, taking nothing: with
+   * `signal.reason` when aborted first (at once if already aborted); with
+   * `RateLimitExceededError` (reason `'max-wait'`) when the predicted wait exceeds `maxWait`;
+   * with `TypeError`/`RangeError` for a bad cost (above capacity: it could never be granted).
+   */
+  acquire(cost = 1, options: AcquireOptions = {}): Promise<number> {
+    return acquireTokens(this, 'TokenBucket.acquire', cost, options);
+  }
+
+  /**
+   * Waits for `options.cost` tokens (default 1), then runs `fn` and resolves with its result.
+   * `fn`'s signal aborts when `options.signal` does, also after the grant. With `actualCost`,
+   * the result's real cost is settled at once: the difference is debited (into debt if need
+   * be) or refunded. Rejects as `acquire` does, or with what `fn` threw.
+   */
+  execute<R>(fn: (signal: AbortSignal) => R | PromiseLike<R>, options: ExecuteOptions<R> = {}): Promise<R> {
+    return executeWith(this, 'TokenBucket.execute', fn, options);
   }
 
   /** Tokens that could be taken now, 0..capacity (0 while paused by `adapt`). */
@@ -128,6 +150,27 @@ export class TokenBucket implements TokenLimiter {
     this.applyLimits({ capacity: this.ledger.capacity, refillRate: nextRate, interval: this.ledger.interval }, plan.cause);
   }
 
+  /**
+   * Takes `amount` tokens now even if the count goes below zero: a debt, which refill pays
+   * back before any waiting value is granted (`available()` reports 0 meanwhile, `stats().debt`
+   * the debt, and `timeUntil` counts it). For costs known only afterwards: an LLM call's real
+   * token usage beyond its estimate. Waiting values are re-planned at once.
+   */
+  debit(amount: number): void {
+    checkAmount('TokenBucket.debit', amount);
+    this.adjust('debit', amount, (now) => this.ledger.spend(amount, now));
+  }
+
+  /**
+   * Gives `amount` tokens back (paying a debt first), never lifting the count above capacity:
+   * a request that failed before it reached the server, or one that used less than estimated.
+   * Waiting values are re-planned at once, and may be granted earlier.
+   */
+  refund(amount: number): void {
+    checkAmount('TokenBucket.refund', amount);
+    this.adjust('refund', amount, (now) => this.ledger.refund(amount, now));
+  }
+
   /** The time (scheduler clock) refill resumes after a pause from `adapt`, or -Infinity. */
   get pausedUntil(): number {
     return this.ledger.pausedUntil;
@@ -144,6 +187,7 @@ export class TokenBucket implements TokenLimiter {
       queuedCost: this.queue.totalCost,
       ...this.counters.snapshot(),
       timerScheduled: this.timer.scheduled,
+      debt: this.ledger.debtAt(this.scheduler.now()),
     };
   }
 
@@ -166,7 +210,7 @@ export class TokenBucket implements TokenLimiter {
     }
     // Decided before anything changes: a refused waiter takes nothing.
     if (maxWait !== Infinity) {
-      const wait = this.predictWait(waiter.cost, now);
+      const wait = this.ledger.timeUntil(this.queue.costAhead(waiter.priority ?? 0) + waiter.cost, now);
       if (wait > maxWait) {
         waiter.refused(wait);
         return;
@@ -204,6 +248,16 @@ export class TokenBucket implements TokenLimiter {
     const now = this.scheduler.now();
     this.ledger.advance(now);
     return now;
+  }
+
+  /** Applies a debit or refund at now, reports it, and re-plans the queue. */
+  private adjust(cause: 'debit' | 'refund', amount: number, change: (now: number) => void): void {
+    const now = this.scheduler.now();
+    change(now);
+    if (this.events.observers > 0) {
+      this.events.emit({ type: 'adjusted', time: now, cause, amount, available: this.available(), debt: this.ledger.debtAt(now) });
+    }
+    if (!this.draining) this.drain(); // a running drain re-plans when it ends
   }
 
   /** Sets limits already validated, re-plans the queue, and reports the change. */

@@ -1,7 +1,10 @@
 import type { LimiterStats, RefusalEvent } from './LimiterCounters';
 
-/** A snapshot of a bucket, taken when `stats()` is called (see `LimiterStats` for the fields). */
-export type TokenBucketStats = LimiterStats;
+/** A snapshot of a bucket, taken when `stats()` is called (see `LimiterStats` for the other fields). */
+export interface TokenBucketStats extends LimiterStats {
+  /** Tokens owed: what `debit` took beyond the count, paid back by refill before any waiting value is granted. */
+  readonly debt: number;
+}
 
 /** A waiter was granted its tokens, `waited` ms after it asked; `available` is what is left. */
 export interface GrantedEvent {
@@ -40,5 +43,15 @@ export interface ReconfiguredEvent {
   readonly cause: string;
 }
 
+/** `debit` took tokens (possibly into debt), or `refund` gave some back. */
+export interface AdjustedEvent {
+  readonly type: 'adjusted';
+  readonly time: number;
+  readonly cause: 'debit' | 'refund';
+  readonly amount: number;
+  readonly available: number;
+  readonly debt: number;
+}
+
 /** What `events$` reports. `time` is the bucket scheduler's `now()`. */
-export type TokenBucketEvent = GrantedEvent | QueuedEvent | CancelledEvent | RefusalEvent | ReconfiguredEvent;
+export type TokenBucketEvent = GrantedEvent | QueuedEvent | CancelledEvent | RefusalEvent | ReconfiguredEvent | AdjustedEvent;

@@ -23,6 +23,8 @@ export class PendingValue<T> implements Waiter {
   /** The subscription's waiting values in arrival order, doubly linked: grants may come out of order. */
   earlierInStream: PendingValue<T> | null = null;
   laterInStream: PendingValue<T> | null = null;
+  /** Absent: priority 0 (a subclass sets it). */
+  declare readonly priority?: number;
   constructor(
     readonly value: T,
     readonly cost: number,

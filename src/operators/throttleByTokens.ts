@@ -2,7 +2,7 @@ import { Observable, type MonoTypeOperatorFunction, type Subscriber } from 'rxjs
 import { checkBucketOptions, type TokenBucketOptions } from '../limiters/bucketOptions';
 import { TokenBucket } from '../limiters/TokenBucket';
 import { isLimiter, type Refusal, type TokenLimiter } from '../limiters/TokenLimiter';
-import { checkCostWithin, checkKnownKeys } from '../shared/checks';
+import { checkCostWithin, checkKnownKeys, checkPriority } from '../shared/checks';
 import type { RefusalReason } from '../shared/errors';
 import { checkRefusalSettings, type Cost, type RefusalSettings } from './refusalSettings';
 import { observeSource } from './SourceObserver';
@@ -30,11 +30,20 @@ export interface ThrottleByTokensConfig<T> {
   overflow?: 'drop' | 'error';
   /** Called with each discarded value and why. If it throws, the stream errors with that error. */
   onDrop?: (value: T, reason: RefusalReason) => void;
+  /**
+   * Where a waiting value stands in the bucket's queue: higher first, FIFO within a level, a
+   * number or `(value, index) => number` (finite). Strict, and it never breaks the heavy-head
+   * rule: a value is never overtaken by one of lower priority, and a light value does not slip
+   * past a heavier one of higher priority waiting for its tokens. Default 0 (a pipe that sets
+   * none pays nothing for priorities).
+   */
+  priority?: number | ((value: T, index: number) => number);
 }
 
 export type ThrottleStrategy = 'delay' | 'drop' | 'error';
 
-const CONFIG_KEYS = ['cost', 'strategy', 'maxQueue', 'maxWait', 'overflow', 'onDrop'] as const;
+const CONFIG_KEYS = ['cost', 'strategy', 'maxQueue', 'maxWait', 'overflow', 'onDrop', 'priority'] as const;
+const OWNER = 'throttleByTokens';
 
 /** Options checked once, when the operator is created. */
 type Settings<T> = RefusalSettings<T, (value: T, reason: RefusalReason) => void>;
@@ -79,15 +88,17 @@ export function throttleByTokens<T>(
   bucketOrOptions: TokenLimiter | TokenBucketOptions,
   config: ThrottleByTokensConfig<T> = {},
 ): MonoTypeOperatorFunction<T> {
-  checkKnownKeys('throttleByTokens', config, CONFIG_KEYS);
-  const settings: Settings<T> = checkRefusalSettings('throttleByTokens', config);
+  checkKnownKeys(OWNER, config, CONFIG_KEYS);
+  const settings: Settings<T> = checkRefusalSettings(OWNER, config);
+  const priority = config.priority ?? 0;
+  if (typeof priority !== 'function') checkPriority(OWNER, priority);
   const sharedLimiter = isLimiter(bucketOrOptions) ? bucketOrOptions : undefined;
   if (sharedLimiter === undefined) checkBucketOptions(bucketOrOptions as TokenBucketOptions);
 
   return (source) =>
     new Observable<T>((subscriber) => {
       const limiter = sharedLimiter ?? new TokenBucket(bucketOrOptions as TokenBucketOptions);
-      return observeSource(source, subscriber, new ThrottledStream(subscriber, limiter, settings));
+      return observeSource(source, subscriber, new ThrottledStream(subscriber, limiter, settings, priority));
     });
 }
 
@@ -95,24 +106,33 @@ export function throttleByTokens<T>(
 class ThrottledStream<T> extends WaitingStream<T, undefined> {
   /** The cost when it is a constant (validated when the operator was created), else NaN. */
   private readonly constantCost: number;
+  /** The priority when it is a constant, else NaN (a function of the value). */
+  private readonly constantPriority: number;
 
   constructor(
     subscriber: Subscriber<T>,
     private readonly limiter: TokenLimiter,
     protected override readonly settings: Settings<T>,
+    private readonly priorityOf: number | ((value: T, index: number) => number),
   ) {
     super(subscriber, settings);
     this.constantCost = typeof settings.costOf === 'number' ? settings.costOf : Number.NaN;
+    this.constantPriority = typeof priorityOf === 'number' ? priorityOf : Number.NaN;
   }
 
   protected arrive(value: T): void {
     if (this.subscriber.closed) return; // a synchronous source may push after we errored
     let cost = this.constantCost; // NaN for a cost function
-    if (!(cost <= this.limiter.capacity)) {
+    let priority = this.constantPriority; // NaN for a priority function
+    if (!(cost <= this.limiter.capacity) || priority !== priority) {
       const { costOf } = this.settings;
+      const index = this.index++;
       try {
-        cost = typeof costOf === 'number' ? costOf : costOf(value, this.index++);
-        checkCostWithin(cost, this.limiter.capacity);
+        if (!(cost <= this.limiter.capacity)) {
+          cost = typeof costOf === 'number' ? costOf : costOf(value, index);
+          checkCostWithin(cost, this.limiter.capacity);
+        }
+        if (priority !== priority) priority = checkPriority(OWNER, (this.priorityOf as (value: T, index: number) => number)(value, index));
       } catch (error) {
         this.fail(error);
         return;
@@ -136,7 +156,10 @@ class ThrottledStream<T> extends WaitingStream<T, undefined> {
       maxWait = 0;
       refusalReason = 'max-queue';
     }
-    const pending = new PendingValue(value, cost, this, refusalReason);
+    const pending =
+      priority === 0
+        ? new PendingValue(value, cost, this, refusalReason)
+        : new PrioritizedPendingValue(value, cost, this, refusalReason, priority);
     this.link(pending);
     this.limiter.enqueue(pending, maxWait); // may answer at once
   }
@@ -155,18 +178,35 @@ class ThrottledStream<T> extends WaitingStream<T, undefined> {
   }
 
   /**
-   * The first (the only one that can be the head) goes last: withdrawing the head lets the
-   * limiter grant the next waiter, and that must not be one of ours, taking tokens for nothing.
+   * The one that can be the limiter's head goes last — the earliest of the highest priority
+   * (without priorities, the first): withdrawing the head lets the limiter grant the next
+   * waiter, and that must not be one of ours, taking tokens for nothing.
    */
   protected withdraw(first: PendingValue<T>): void {
-    let pending = first.laterInStream;
-    first.laterInStream = null;
+    let head = first;
+    for (let pending = first.laterInStream; pending !== null; pending = pending.laterInStream) {
+      if ((pending.priority ?? 0) > (head.priority ?? 0)) head = pending;
+    }
+    let pending: PendingValue<T> | null = first;
     while (pending !== null) {
       const later: PendingValue<T> | null = pending.laterInStream;
       pending.earlierInStream = pending.laterInStream = null;
-      this.limiter.cancel(pending);
+      if (pending !== head) this.limiter.cancel(pending);
       pending = later;
     }
-    this.limiter.cancel(first);
+    this.limiter.cancel(head);
+  }
+}
+
+/** A waiting value with a priority of its own (a pipe without priorities never makes one). */
+class PrioritizedPendingValue<T> extends PendingValue<T> {
+  constructor(
+    value: T,
+    cost: number,
+    stream: WaitingStream<T, undefined>,
+    refusalReason: RefusalReason,
+    override readonly priority: number,
+  ) {
+    super(value, cost, stream, refusalReason);
   }
 }

@@ -5,7 +5,7 @@ import { checkAdaptOptions, type AdaptOptions } from '../limiters/adaptOptions';
 import { LimiterCounters, refusalEvent } from '../limiters/LimiterCounters';
 import { LimiterEvents } from '../limiters/LimiterEvents';
 import { checkLimitsPatch } from '../limiters/limitsPatch';
-import { takeFrom } from '../limiters/TakeWaiter';
+import { takeFrom, type TakeOptions } from '../limiters/TakeWaiter';
 import { TOKEN_LIMITER, type Refusal, type TokenLimiter } from '../limiters/TokenLimiter';
 import { checkCostWithin } from '../shared/checks';
 import { monotonicScheduler } from '../waiting/monotonicScheduler';
@@ -104,8 +104,8 @@ export class RedisTokenBucket implements TokenLimiter {
    * (a reservation already made is returned). Errors for an invalid cost or one above
    * capacity, and with `RedisStoreError` under `onStoreError: 'fail-closed'`.
    */
-  take(cost = 1): Observable<void> {
-    return takeFrom(this, cost);
+  take(cost = 1, options: TakeOptions = {}): Observable<void> {
+    return takeFrom(this, 'RedisTokenBucket.take', cost, options);
   }
 
   /** Tokens now, 0..capacity, as last reported by Redis and refilled since (an estimate). */

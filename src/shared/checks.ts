@@ -63,3 +63,36 @@ export function checkScheduler(owner: string, scheduler: unknown): asserts sched
     throw new TypeError(`${owner} option "scheduler" must be a SchedulerLike with now() and schedule()`);
   }
 }
+
+/** Returns `amount` if it is a finite number >= 0, else throws naming `owner` (a method such as `TokenBucket.debit`). */
+export function checkAmount(owner: string, amount: unknown): number {
+  if (typeof amount !== 'number') throw new TypeError(`${owner}: the amount must be a number, got ${describe(amount)}`);
+  if (!Number.isFinite(amount) || amount < 0) {
+    throw new RangeError(`${owner}: the amount must be a finite number >= 0, got ${describe(amount)}`);
+  }
+  return amount;
+}
+
+/** Returns `priority` if it is a finite number (any sign; higher goes first), else throws naming `owner`. */
+export function checkPriority(owner: string, priority: unknown): number {
+  if (typeof priority !== 'number' || !Number.isFinite(priority)) {
+    throw new (typeof priority === 'number' ? RangeError : TypeError)(
+      `${owner} option "priority" must be a finite number (higher goes first, default 0), got ${describe(priority)}`,
+    );
+  }
+  return priority;
+}
+
+/** Throws unless `value` is absent or passes `isValid`; the message says what was `expected`. */
+export function checkObjectOption(
+  owner: string,
+  option: string,
+  value: unknown,
+  expected: string,
+  isValid: (value: object) => boolean,
+): void {
+  if (value === undefined) return;
+  if (typeof value !== 'object' || value === null || !isValid(value)) {
+    throw new TypeError(`${owner} option "${option}" must be ${expected}, got ${describe(value)}`);
+  }
+}

@@ -342,6 +342,7 @@ describe('stats() and events$: capacity 2, 1 token / 10 ms', () => {
         rejected: 0,
         cancelled: 0,
         timerScheduled: false,
+        debt: 0,
       };
       expect(first).toEqual(expected);
       (first as { available: number }).available = 99;
