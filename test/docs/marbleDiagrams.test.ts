@@ -83,6 +83,7 @@ describe('every marble diagram of the docs (README.md, doc comments in src/) run
       'delay (default): shape the stream, every value waits its turn',
       'drop: pass a value only if its tokens are there now',
       'error: like drop, but fail instead of discarding',
+      'priority: x is 1, the others 0; capacity 1, refill 1 token / 10 ms',
     ]);
     expect(where('src/operators/throttleByTokens.ts')).toEqual(['capacity 3, refill 1 token / 10 ms, cost 1']);
     expect(where('src/operators/perKey.ts')).toHaveLength(1);

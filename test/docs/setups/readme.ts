@@ -34,5 +34,10 @@ const setups: Array<DiagramSetup & { readonly afterRun?: () => void }> = [
     // The diagram's commentary: RateLimitExceededError { cost: 1, retryAfter: 10, reason: 'no-tokens' }.
     error: new RateLimitExceededError(10, 1, 'no-tokens'),
   },
+  {
+    header: 'priority: x is 1, the others 0; capacity 1, refill 1 token / 10 ms',
+    operator: () =>
+      throttleByTokens({ capacity: 1, refillRate: 1, interval: 10 }, { priority: (value: string) => (value === 'x' ? 1 : 0) }),
+  },
 ];
 export default setups;
