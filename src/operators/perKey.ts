@@ -17,7 +17,7 @@ import { observeSource } from './SourceObserver';
 import type { ThrottleByTokensConfig } from './throttleByTokens';
 import { PendingValue, WaitingStream, type PendingOwner } from './WaitingStream';
 
-export interface PerKeyConfig<T, K> extends Omit<ThrottleByTokensConfig<T>, 'onDrop' | 'maxQueue'>, KeyedBucketsOptions {
+export interface PerKeyConfig<T, K> extends Omit<ThrottleByTokensConfig<T>, 'onDrop' | 'maxQueue'>, KeyedBucketsOptions<K> {
   /**
    * `'delay'` only: most values of one key waiting at once (in the `KeyedBuckets`, so
    * across every pipe sharing it). Default `Infinity`.
@@ -27,8 +27,8 @@ export interface PerKeyConfig<T, K> extends Omit<ThrottleByTokensConfig<T>, 'onD
   onDrop?: (value: T, reason: KeyedRefusalReason, key: K) => void;
 }
 
-const CONFIG_KEYS = ['cost', 'strategy', 'maxQueue', 'maxWait', 'overflow', 'onDrop', 'global', 'maxKeys', 'quantum', 'scheduler'] as const;
-const KEYED_OPTION_KEYS = ['global', 'maxKeys', 'quantum', 'scheduler'] as const;
+const KEYED_OPTION_KEYS = ['global', 'maxKeys', 'quantum', 'weight', 'scheduler'] as const;
+const CONFIG_KEYS = ['cost', 'strategy', 'maxQueue', 'maxWait', 'overflow', 'onDrop', ...KEYED_OPTION_KEYS] as const;
 
 /** Options checked once, when the operator is created. */
 type Settings<T, K> = RefusalSettings<T, (value: T, reason: KeyedRefusalReason, key: K) => void>;
@@ -49,10 +49,12 @@ type Settings<T, K> = RefusalSettings<T, (value: T, reason: KeyedRefusalReason, 
  * and within a key they keep their order, each emitted at the earliest instant its key's
  * bucket covers its cost (with `global`, the global bucket too: a value takes both or
  * neither; keys whose own tokens are there take turns for the global ones by deficit round
- * robin weighted by cost, so a hot key cannot starve a cold one). A key is forgotten once
- * nothing of it waits and its bucket is full again, which is exactly a fresh one's state:
- * memory follows the keys that are busy, not the keys ever seen (bounded by `maxKeys`;
- * a value of a new key past it is refused with reason `'max-keys'`).
+ * robin weighted by cost, so a hot key cannot starve a cold one; with `weight`, backlogged
+ * keys share the global tokens in proportion to their weights — an interactive lane of
+ * weight 9 and a batch lane of weight 1 get 90 % and 10 % — and a key alone gets them all).
+ * A key is forgotten once nothing of it waits and its bucket is full again, which is exactly
+ * a fresh one's state: memory follows the keys that are busy, not the keys ever seen (bounded
+ * by `maxKeys`; a value of a new key past it is refused with reason `'max-keys'`).
  *
  * Pass a `KeyedBuckets` to share the per-key limits between pipes; pass bucket options
  * (the same limits for every key, a rule table, or a function of the key) to give each
@@ -72,7 +74,8 @@ type Settings<T, K> = RefusalSettings<T, (value: T, reason: KeyedRefusalReason, 
  * - Completes: when the source has completed and every waiting value has been emitted.
  * - Errors: at once when the source errors (waiting values are withdrawn); when `keyOf`,
  *   `cost` or `onDrop` throws; when a cost is invalid or above its key's or the global
- *   capacity (`RangeError` naming it), or `bucketFor` has no valid limits for a key; when a
+ *   capacity (`RangeError` naming it), or `bucketFor` has no valid limits (or `weight` no
+ *   valid weight) for a key; when a
  *   value is refused under `'error'` or `overflow: 'error'` (`RateLimitExceededError` with
  *   `retryAfter` and `reason`).
  * - Unsubscribes: withdraws every waiting value of this subscription; they take no tokens,
@@ -87,7 +90,7 @@ export function perKey<T, K>(
   checkKnownKeys('perKey', config, CONFIG_KEYS);
   const settings: Settings<T, K> = checkRefusalSettings('perKey', config);
   const shared = isKeyedLimiter<K>(keyedOrBucketFor) ? keyedOrBucketFor : undefined;
-  const keyedOptions: KeyedBucketsOptions = {};
+  const keyedOptions: KeyedBucketsOptions<K> = {};
   for (const option of KEYED_OPTION_KEYS) {
     if (config[option] === undefined) continue;
     if (shared !== undefined) {

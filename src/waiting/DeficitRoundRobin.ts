@@ -1,6 +1,6 @@
 import type { WaitQueue } from './WaitQueue';
 
-/** What the round robin needs from a key: ring links, its deficit, and the queue whose head it serves. */
+/** What the round robin needs from a key: ring links, its deficit, its weight, and the queue whose head it serves. */
 export interface RingMember {
   ringNext: RingMember | null;
   ringPrev: RingMember | null;
@@ -8,21 +8,25 @@ export interface RingMember {
   deficit: number;
   /** Whether the quantum of the current visit has been credited. */
   turnStarted: boolean;
+  /** Its share: each turn credits it `quantum × weight`. A finite number > 0; absent means 1. */
+  readonly weight?: number;
   /** Ring members always have a head: the value asking for the shared tokens. */
   readonly queue: WaitQueue | null;
 }
 
-/** Deficits and costs within this fraction of the quantum count as equal: float sums of costs drift by ulps. */
+/** Deficits and costs within this fraction of a turn's credit count as equal: float sums of costs drift by ulps. */
 const TOLERANCE = 1e-12;
 
 /**
- * Deficit round robin (Shreedhar & Varghese, 1995) over the keys contending for a shared
- * (global) bucket, weighted by cost: each turn credits a key `quantum` tokens, and it is
- * served while the cost of its head fits its deficit; then the next key's turn begins.
+ * Weighted deficit round robin (Shreedhar & Varghese, 1995) over the keys contending for a
+ * shared (global) bucket, by cost: each turn credits a key `quantum × weight` tokens, and it
+ * is served while the cost of its head fits its deficit; then the next key's turn begins.
  * A key that stops contending (its queue emptied, or its own bucket ran dry) leaves the
- * ring and loses its deficit, so no key hoards credit. Over any span in which keys stay
- * backlogged, each gets the same share of tokens within `quantum + largest cost`, however
- * many or cheap the values of the others are.
+ * ring and loses its deficit, so no key hoards credit. While keys stay backlogged, after
+ * each of its turns a key has taken its credits minus less than one largest cost, so the
+ * tokens taken per unit of weight of any two keys differ by less than
+ * `quantum + largest cost / smaller weight`: shares in proportion to the weights, however
+ * many or cheap the values of the others are. A key alone takes every token.
  *
  * Only one key is served at a time (the caller holds one outstanding request to the
  * shared bucket), so `pick` is called again only after the previous pick was granted or withdrawn.
@@ -80,17 +84,19 @@ export class DeficitRoundRobin<M extends RingMember> {
 
   /**
    * The key whose head is served next, advancing the round as needed; null when the ring
-   * is empty. With `quantum` >= every cost this visits at most two keys. With a smaller
-   * quantum, whole rounds in which no key could be served are computed, not iterated.
+   * is empty. With every credit (`quantum × weight`) >= every cost this visits at most two
+   * keys. With smaller ones, whole rounds in which no key could be served are computed, not
+   * iterated.
    */
   pick(quantum: number): M | null {
     let ineligibleVisits = 0;
     for (let member = this.front; member !== null; member = this.front) {
+      const credit = quantum * (member.weight ?? 1);
       if (!member.turnStarted) {
-        member.deficit += quantum;
+        member.deficit += credit;
         member.turnStarted = true;
       }
-      if (headCost(member) <= member.deficit + quantum * TOLERANCE) return member;
+      if (headCost(member) <= member.deficit + credit * TOLERANCE) return member;
       // Its turn is over; the deficit carries to its next turn.
       member.turnStarted = false;
       this.front = member.ringNext as M;
@@ -116,19 +122,20 @@ export class DeficitRoundRobin<M extends RingMember> {
   }
 
   /**
-   * After a full round in which nobody could be served (quantum below the costs), adds
+   * After a full round in which nobody could be served (credits below the costs), adds
    * at once the credit of the further `r - 1` barren rounds, where `r` is the fewest
    * rounds after which some member can be served: what iterating them would have done.
    */
   private skipBarrenRounds(quantum: number): void {
+    const members = this.toArray();
     let fewestRounds = Infinity;
-    for (const member of this.toArray()) {
-      const rounds = Math.ceil((headCost(member) - member.deficit - quantum * TOLERANCE) / quantum);
+    for (const member of members) {
+      const credit = quantum * (member.weight ?? 1);
+      const rounds = Math.ceil((headCost(member) - member.deficit - credit * TOLERANCE) / credit);
       if (rounds < fewestRounds) fewestRounds = rounds;
     }
     if (!(fewestRounds > 1) || !Number.isFinite(fewestRounds)) return;
-    const credit = (fewestRounds - 1) * quantum;
-    for (const member of this.toArray()) member.deficit += credit;
+    for (const member of members) member.deficit += (fewestRounds - 1) * quantum * (member.weight ?? 1);
   }
 }
 

@@ -3,22 +3,25 @@ import type { Waiter } from '../../waiting/WaitQueue';
 import type { CheckedBucketOptions } from '../bucketOptions';
 import { isLimiter, type TokenLimiter } from '../TokenLimiter';
 import { LedgerGate, LimiterGate, type GateClient, type GlobalGate } from './GlobalGate';
-import type { KeyEntry } from './KeyEntries';
+import type { KeyEntry, LocalKey } from './KeyEntries';
+import type { KeyedActivity } from './KeyedActivity';
 
 /** What the contention for the global tokens needs from the `KeyedBuckets` it serves. */
 export interface ContentionOwner<K> {
   readonly clock: () => number;
   /** Puts a key where its state now says it belongs. */
   reposition(entry: KeyEntry<K>, now: number): void;
-  noteGrant(entry: KeyEntry<K>, cost: number, waited: number, now: number): void;
+  /** Counts and reports grants. */
+  readonly activity: KeyedActivity<K>;
   /** Grants what is due and re-aims the timer. */
   run(): void;
 }
 
 /**
  * Keys whose head their own bucket covers take turns for the global tokens by deficit round
- * robin, weighted by cost, with one outstanding request to the global gate at a time: a value
- * takes its key's tokens and the global ones at the same instant, or neither.
+ * robin, by cost and in proportion to each key's weight, with one outstanding request to the
+ * global gate at a time: a value takes its key's tokens and the global ones at the same
+ * instant, or neither.
  */
 export class GlobalContention<K> implements GateClient {
   /** Keys whose head is covered by their own bucket, taking turns. */
@@ -59,6 +62,16 @@ export class GlobalContention<K> implements GateClient {
       this.requesting = entry;
       gate.request(head.cost, owner.clock()); // a limiter may grant at once, through globalGranted
     }
+  }
+
+  /**
+   * The fast path of a key contending with nobody: takes `cost` of its own tokens and of the
+   * global ones at the same instant, or neither (returns false, having changed nothing).
+   */
+  takeAlone(entry: LocalKey<K>, cost: number, now: number): boolean {
+    if (this.ring.size !== 0 || entry.timeUntil(cost, now) !== 0 || !this.gate.takeNow(cost, now)) return false;
+    if (!entry.tryTake(cost, now)) entry.spend(cost, now); // covered a moment ago: never charge one side only
+    return true;
   }
 
   /** Withdraws the outstanding request (its key's head left, or no longer covers itself). */
@@ -102,7 +115,7 @@ export class GlobalContention<K> implements GateClient {
     if (!entry.remote && !entry.tryTake(head.cost, now)) entry.spend(head.cost, now);
     entry.queue!.remove(head);
     this.ring.charge(entry, head.cost);
-    this.owner.noteGrant(entry, head.cost, now - head.queuedAt, now);
+    this.owner.activity.granted(entry, head.cost, now - head.queuedAt, now);
     this.owner.reposition(entry, now);
     head.granted();
   }

@@ -7,7 +7,8 @@ import type { KeyedWaiter } from './KeyedLimiter';
 
 /**
  * A key held in memory whose bucket is in memory too: the `TokenLedger` it extends (so a key
- * is one object), its FIFO of waiting values, and its place in the heaps and the round robin.
+ * is one object), its queue of waiting values, its place in the heaps and the round robin,
+ * and its weight there (read once, when the key is created).
  */
 export class LocalKey<K> extends TokenLedger implements HeapMember, RingMember {
   readonly remote = false as const;
@@ -24,6 +25,8 @@ export class LocalKey<K> extends TokenLedger implements HeapMember, RingMember {
     readonly key: K,
     limits: LedgerLimits,
     now: number,
+    /** Its share of the global tokens (`KeyedBucketsOptions.weight`). */
+    readonly weight: number,
   ) {
     super(limits, limits.capacity, now);
   }
@@ -48,6 +51,8 @@ export class RemoteKey<K> implements RingMember {
   constructor(
     readonly key: K,
     readonly limiter: TokenLimiter,
+    /** Its share of the global tokens (`KeyedBucketsOptions.weight`). */
+    readonly weight: number,
   ) {}
   get capacity(): number {
     return this.limiter.capacity;
@@ -69,12 +74,15 @@ export class KeyTicket<K> implements Waiter {
   previousWaiter: Waiter | null = null;
   nextWaiter: Waiter | null = null;
   readonly cost: number;
+  /** The value's priority, so the key's limiter orders its tickets as the key's own queue would. */
+  readonly priority: number;
   constructor(
     readonly waiter: KeyedWaiter<K>,
     readonly entry: RemoteKey<K>,
     private readonly owner: TicketOwner<K>,
   ) {
     this.cost = waiter.cost;
+    this.priority = waiter.priority ?? 0;
   }
   granted(): void {
     this.owner.ticketGranted(this);

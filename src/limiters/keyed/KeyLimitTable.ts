@@ -188,7 +188,7 @@ function compileMatch<K>(match: KeyRule<K>['match'], place: string): Matcher<K> 
 }
 
 /** Prefixes an error's message with where it happened, keeping its class. */
-function annotate(error: unknown, context: string): unknown {
+export function annotate(error: unknown, context: string): unknown {
   if (error instanceof Error && !error.message.startsWith(context)) error.message = `${context}: ${error.message}`;
   return error;
 }

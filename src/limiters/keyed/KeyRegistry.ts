@@ -2,6 +2,7 @@ import { KeyHeap } from '../../waiting/KeyHeap';
 import { isLimiter } from '../TokenLimiter';
 import { LocalKey, RemoteKey, type KeyEntry } from './KeyEntries';
 import type { KeyLimitTable } from './KeyLimitTable';
+import { readWeight, type KeyWeight } from './keyWeight';
 
 /**
  * Which keys are held in memory, bounded by `maxKeys`, and their exact, timer-free eviction:
@@ -23,6 +24,8 @@ export class KeyRegistry<K> {
     readonly table: KeyLimitTable<K>,
     /** Told of each key forgotten, with the time it was noticed. */
     private readonly onForgotten: (key: K, now: number) => void,
+    /** The `weight` option, read once per key created; absent: every key weighs 1. */
+    private readonly weight?: KeyWeight<K>,
   ) {}
 
   get size(): number {
@@ -38,10 +41,14 @@ export class KeyRegistry<K> {
     return this.entries.get(key);
   }
 
-  /** A fresh entry for `key` from the limit table (not yet held: `hold` it once its first value is accepted). */
+  /**
+   * A fresh entry for `key` from the limit table, with its weight (not yet held: `hold` it once
+   * its first value is accepted). Throws naming the key if either is invalid.
+   */
   create(key: K, now: number): KeyEntry<K> {
     const resolved = this.table.resolve(key);
-    return isLimiter(resolved) ? new RemoteKey(key, resolved) : new LocalKey(key, resolved, now);
+    const weight = this.weight === undefined ? 1 : readWeight(this.weight, key);
+    return isLimiter(resolved) ? new RemoteKey(key, resolved, weight) : new LocalKey(key, resolved, now, weight);
   }
 
   hold(entry: KeyEntry<K>): void {

@@ -1,23 +1,25 @@
-import { Observable, type SchedulerLike } from 'rxjs';
+import type { Observable, SchedulerLike } from 'rxjs';
 import type { LedgerLimits } from '../../arithmetic/TokenLedger';
 import { checkKnownKeys, checkNumberOption, checkScheduler } from '../../shared/checks';
 import { describe } from '../../shared/describe';
 import { monotonicScheduler, resampleMonotonicClock } from '../../waiting/monotonicScheduler';
 import { checkBucketOptions, type TokenBucketOptions } from '../bucketOptions';
 import { checkLimitsPatch } from '../limitsPatch';
-import { TakeWaiter, type TakeSubscriber } from '../TakeWaiter';
+import type { AcquireOptions } from '../acquire';
 import { isLimiter, type TokenLimiter } from '../TokenLimiter';
 import { LedgerGate } from './GlobalGate';
 import type { KeyedBucketsEvent, KeyedBucketsStats, KeyStats } from './KeyedBucketsStats';
 import { readKeyedStats, readKeyStats } from './readKeyedStats';
 import { KeyedEngine, type EngineSetup } from './KeyedEngine';
 import { KEYED_LIMITER, type Admission, type KeyedLimiter, type KeyedRefusal, type KeyedWaiter } from './KeyedLimiter';
+import { acquireFromKey, executeForKey, takeFromKey, type KeyedExecuteOptions } from './keyedWaiters';
 import { KeyLimitTable, type BucketFor, type KeyLimitsPatch } from './KeyLimitTable';
+import { checkWeightOption, type KeyWeight } from './keyWeight';
 
 /** Default bound on the keys held in memory at once (`maxKeys`). */
 export const DEFAULT_MAX_KEYS = 100_000;
 
-export interface KeyedBucketsOptions {
+export interface KeyedBucketsOptions<K = unknown> {
   /**
    * A limit over all keys together: a `TokenLimiter` (e.g. a `TokenBucket` shared with
    * other pipes) or the options of a bucket this `KeyedBuckets` holds itself (no
@@ -35,10 +37,23 @@ export interface KeyedBucketsOptions {
   maxKeys?: number;
   /**
    * Tokens of the global bucket each contending key is credited per round of deficit
-   * round robin. Default: the global capacity (>= every cost, so each turn grants at
-   * least one value). Smaller is fairer at a finer grain; costs above it take several rounds.
+   * round robin, times its `weight`. Default: the global capacity (>= every cost, so each
+   * turn grants at least one value). Smaller is fairer at a finer grain; costs above a key's
+   * credit take it several rounds.
    */
   quantum?: number;
+  /**
+   * Each key's share of the global tokens, by weighted deficit round robin: each turn credits
+   * a key `quantum × weight`, so keys backlogged together (their own tokens there, waiting for
+   * the global ones) get the global tokens in proportion to their weights (weights 9 and 1:
+   * 90 % and 10 %), while a key contending alone gets the whole global rate. Order within a
+   * key is unchanged. Read once when a key is created in memory (again after it was
+   * forgotten), and only with `global` (without it there is nothing to share). It must return
+   * a finite number > 0: otherwise, or if it throws, that value fails naming the option and
+   * the key (`perKey`'s stream errors, `tryTake` throws, `take` errors, `acquire` rejects).
+   * Default: 1 for every key.
+   */
+  weight?: KeyWeight<K>;
   /**
    * Clock and timers. Default: the global `TokenLimiter`'s scheduler if there is one,
    * else `performance.now()` with `asyncScheduler` timers (virtualised in `TestScheduler.run()`).
@@ -46,7 +61,7 @@ export interface KeyedBucketsOptions {
   scheduler?: SchedulerLike;
 }
 
-const OPTION_KEYS = ['global', 'maxKeys', 'quantum', 'scheduler'] as const;
+const OPTION_KEYS = ['global', 'maxKeys', 'quantum', 'weight', 'scheduler'] as const;
 const GLOBAL_OPTION_KEYS = ['capacity', 'refillRate', 'interval', 'initialTokens'] as const;
 
 /**
@@ -62,7 +77,8 @@ const GLOBAL_OPTION_KEYS = ['capacity', 'refillRate', 'interval', 'initialTokens
  * The whole structure uses at most one scheduled action at a time, aimed at the earliest
  * instant a key's head is covered (or the in-memory global bucket covers the request it
  * holds). With `global`, keys whose head is covered by their own bucket take turns for the
- * global tokens by deficit round robin weighted by cost, with one outstanding request.
+ * global tokens by deficit round robin by cost, each in proportion to its `weight`, with one
+ * outstanding request.
  *
  * @example
  * ```ts
@@ -87,10 +103,11 @@ export class KeyedBuckets<K> implements KeyedLimiter<K> {
    * @param bucketFor Every key's limits; or a rule table `{ rules: [{ match, limit }], default }`
    *   (first match wins); or a function of the key returning limits or a `TokenLimiter`.
    */
-  constructor(bucketFor: BucketFor<K>, options: KeyedBucketsOptions = {}) {
+  constructor(bucketFor: BucketFor<K>, options: KeyedBucketsOptions<K> = {}) {
     checkKnownKeys('KeyedBuckets', options, OPTION_KEYS);
     const maxKeys = checkNumberOption('KeyedBuckets', 'maxKeys', options.maxKeys ?? DEFAULT_MAX_KEYS, 'positive', true);
     const quantum = options.quantum === undefined ? undefined : checkNumberOption('KeyedBuckets', 'quantum', options.quantum, 'positive');
+    const weight = checkWeightOption<K>(options.weight);
     const global = options.global;
     checkScheduler('KeyedBuckets', options.scheduler);
     const scheduler = options.scheduler ?? (isLimiter(global) ? global.scheduler : undefined) ?? monotonicScheduler;
@@ -104,7 +121,14 @@ export class KeyedBuckets<K> implements KeyedLimiter<K> {
     if (scheduler === monotonicScheduler) resampleMonotonicClock();
     this.scheduler = scheduler;
     this.maxKeys = maxKeys;
-    this.engine = new KeyedEngine({ scheduler, maxKeys, quantum, table: new KeyLimitTable(bucketFor, maxKeys), global: checkedGlobal });
+    this.engine = new KeyedEngine({
+      scheduler,
+      maxKeys,
+      quantum,
+      weight,
+      table: new KeyLimitTable(bucketFor, maxKeys),
+      global: checkedGlobal,
+    });
     this.events$ = this.engine.activity.events.stream;
   }
 
@@ -217,42 +241,30 @@ export class KeyedBuckets<K> implements KeyedLimiter<K> {
    * `RangeError` for an invalid cost, and if `maxKeys` keys are held and `key` is new.
    */
   take(key: K, cost = 1): Observable<void> {
-    return new Observable<void>((subscriber) => {
-      resampleMonotonicClock();
-      let admission: Admission;
-      try {
-        admission = this.engine.admit(key, cost, Infinity, Infinity);
-      } catch (error) {
-        subscriber.error(error);
-        return undefined;
-      }
-      if (admission.verdict === 'granted') {
-        subscriber.next();
-        subscriber.complete();
-        return undefined;
-      }
-      if (admission.verdict === 'refused') {
-        subscriber.error(new RangeError(`KeyedBuckets: ${this.maxKeys} keys held (maxKeys); key ${describe(key)} refused`));
-        return undefined;
-      }
-      const waiter = new KeyedTakeWaiter(key, cost, subscriber);
-      this.engine.enqueue(waiter, Infinity);
-      return () => this.engine.cancel(waiter);
-    });
+    return takeFromKey(this.engine, key, cost);
   }
-}
 
-/** The waiter behind `KeyedBuckets.take()`. */
-class KeyedTakeWaiter<K> extends TakeWaiter implements KeyedWaiter<K> {
-  keyedTicket: KeyedWaiter<K>['keyedTicket'] = null;
-  constructor(
-    readonly key: K,
-    cost: number,
-    subscriber: TakeSubscriber,
-  ) {
-    super(cost, subscriber);
+  /**
+   * Waits for `cost` tokens of `key` (and the global bucket) in the key's one queue — the same
+   * queue, in the same order (FIFO within a priority, higher priority first), as the values of
+   * `perKey` pipes sharing this `KeyedBuckets` — and resolves with the ms waited. Rejects,
+   * taking nothing: with `signal.reason` when aborted first (at once if already aborted); with
+   * `RateLimitExceededError` (`'max-wait'`) when the predicted wait exceeds `maxWait`; with a
+   * `RangeError` if `maxKeys` keys are held and `key` is new; with `TypeError`/`RangeError`
+   * naming the key for a bad cost, one above the key's or the global capacity, or a key without
+   * valid limits or weight. An aborted request leaves nothing behind: no waiter, no timer, and
+   * the key is forgotten once refilled.
+   */
+  acquire(key: K, cost = 1, options: AcquireOptions = {}): Promise<number> {
+    return acquireFromKey(this.engine, key, cost, options);
   }
-  override refused(retryAfter: number): void {
-    this.failed(new RangeError(`KeyedBuckets: key ${describe(this.key)} refused (retry after ${retryAfter} ms)`));
+
+  /**
+   * Acquires `options.cost` (default 1) tokens of `key` as `acquire` does, then runs `fn` and
+   * resolves with its result; `fn`'s signal aborts when `options.signal` does, also after the
+   * grant. `actualCost` is not supported here (a `TypeError`): a key has no debit or refund.
+   */
+  execute<R>(key: K, fn: (signal: AbortSignal) => R | PromiseLike<R>, options: KeyedExecuteOptions<R> = {}): Promise<R> {
+    return executeForKey(this.engine, key, fn, options);
   }
 }

@@ -1,6 +1,5 @@
 import type { SchedulerLike } from 'rxjs';
 import { checkCost } from '../../shared/checks';
-import { describe } from '../../shared/describe';
 import { monotonicScheduler } from '../../waiting/monotonicScheduler';
 import { KeyHeap } from '../../waiting/KeyHeap';
 import { SingleTimer } from '../../waiting/SingleTimer';
@@ -8,11 +7,13 @@ import { WaitQueue, type Waiter } from '../../waiting/WaitQueue';
 import type { CheckedBucketOptions } from '../bucketOptions';
 import type { TokenLimiter } from '../TokenLimiter';
 import { GlobalContention, type ContentionOwner } from './GlobalContention';
+import { checkEntryCost, predictWait } from './keyAdmission';
 import { holdTicket, releaseTicket, type KeyEntry, type KeyTicket, type LocalKey, type TicketOwner } from './KeyEntries';
 import { KeyedActivity } from './KeyedActivity';
 import { ASK_NOW_OR_NEVER, GRANTED, WAIT, type Admission, type KeyedRefusal, type KeyedWaiter } from './KeyedLimiter';
 import type { KeyLimitTable } from './KeyLimitTable';
 import { KeyRegistry } from './KeyRegistry';
+import type { KeyWeight } from './keyWeight';
 
 /** What the engine is built from, validated by `KeyedBuckets`. */
 export interface EngineSetup<K> {
@@ -22,6 +23,8 @@ export interface EngineSetup<K> {
   /** A limiter to ask through the protocol, or the limits of a global bucket held in memory. */
   readonly global: TokenLimiter | CheckedBucketOptions | undefined;
   readonly quantum: number | undefined;
+  /** Each key's share of the global tokens; read only under a global limit. */
+  readonly weight: KeyWeight<K> | undefined;
 }
 
 /**
@@ -30,6 +33,7 @@ export interface EngineSetup<K> {
  * earliest of them, and the run loop that grants what is due and serves the global round.
  */
 export class KeyedEngine<K> implements TicketOwner<K>, ContentionOwner<K> {
+  readonly scheduler: SchedulerLike;
   readonly clock: () => number;
   readonly registry: KeyRegistry<K>;
   /** Local keys whose head waits for their own tokens, by the instant they cover it. */
@@ -43,9 +47,10 @@ export class KeyedEngine<K> implements TicketOwner<K>, ContentionOwner<K> {
   private rerun = false;
 
   constructor(setup: EngineSetup<K>) {
-    const scheduler = setup.scheduler;
+    const scheduler = (this.scheduler = setup.scheduler);
     this.clock = scheduler === monotonicScheduler ? monotonicScheduler.now : () => scheduler.now();
-    this.registry = new KeyRegistry(setup.maxKeys, setup.table, (key, now) => this.activity.forgotten(key, now));
+    const weight = setup.global === undefined ? undefined : setup.weight; // nothing to share without a global limit
+    this.registry = new KeyRegistry(setup.maxKeys, setup.table, (key, now) => this.activity.forgotten(key, now), weight);
     this.contention = setup.global === undefined ? null : new GlobalContention(setup.global, setup.quantum, this);
     this.timer = new SingleTimer(scheduler, () => {
       this.registry.forgetRefilled(this.clock());
@@ -59,10 +64,10 @@ export class KeyedEngine<K> implements TicketOwner<K>, ContentionOwner<K> {
 
   // ---- the operator protocol (KeyedLimiter) ----
 
-  admit(key: K, cost: number, maxWait: number, maxQueue: number): Admission {
+  admit(key: K, cost: number, maxWait: number, maxQueue: number, priority = 0): Admission {
     checkCost(cost);
     const now = this.clock();
-    const registry = this.registry;
+    const { registry, contention } = this;
     if (registry.anyRefilling) registry.forgetRefilled(now);
     let entry = registry.get(key);
     const isNew = entry === undefined;
@@ -71,9 +76,8 @@ export class KeyedEngine<K> implements TicketOwner<K>, ContentionOwner<K> {
         return { verdict: 'refused', rule: 'max-keys', retryAfter: registry.timeUntilKeyFreed(now, this.waiting.peek()?.dueAt) };
       entry = registry.create(key, now);
     }
-    this.checkEntryCost(entry, cost);
+    checkEntryCost(entry, cost, contention?.gate);
     if (isNew) registry.hold(entry);
-    const contention = this.contention;
     const queued = (entry.queue === null ? 0 : entry.queue.size) + (entry.remote ? entry.tickets : 0);
     if (queued === 0 && contention?.requesting !== entry) {
       if (entry.remote) {
@@ -81,10 +85,7 @@ export class KeyedEngine<K> implements TicketOwner<K>, ContentionOwner<K> {
         if (contention === null && entry.limiter.takeNow(cost)) return this.grantedAtOnce(entry, cost, now);
       } else if (contention === null) {
         if (entry.tryTake(cost, now)) return this.grantedAtOnce(entry, cost, now);
-      } else if (contention.ring.size === 0 && entry.timeUntil(cost, now) === 0 && contention.gate.takeNow(cost, now)) {
-        if (!entry.tryTake(cost, now)) entry.spend(cost, now); // covered a moment ago: never charge one side only
-        return this.grantedAtOnce(entry, cost, now);
-      }
+      } else if (contention.takeAlone(entry, cost, now)) return this.grantedAtOnce(entry, cost, now);
     }
     if (entry.remote && contention === null) {
       // A remote store cannot answer takeNow synchronously and applies maxWait itself (enqueue),
@@ -93,7 +94,7 @@ export class KeyedEngine<K> implements TicketOwner<K>, ContentionOwner<K> {
       if (queued === 0 && entry.limiter.timeUntil(cost) === 0) return ASK_NOW_OR_NEVER;
     }
     if (queued >= maxQueue || maxWait !== Infinity) {
-      const wait = this.predictWait(entry, cost, now);
+      const wait = predictWait(entry, cost, priority, now, contention?.gate);
       const rule = queued >= maxQueue ? 'max-queue' : maxWait === 0 || wait > maxWait ? 'max-wait' : undefined;
       if (rule !== undefined) {
         if (queued === 0) this.reposition(entry, now); // a new key's entry must not linger
@@ -165,7 +166,7 @@ export class KeyedEngine<K> implements TicketOwner<K>, ContentionOwner<K> {
     releaseTicket(entry, waiter);
     const now = this.clock();
     if (this.contention === null) {
-      this.noteGrant(entry, waiter.cost, now - waiter.queuedAt, now);
+      this.activity.granted(entry, waiter.cost, now - waiter.queuedAt, now);
       this.reposition(entry, now);
       waiter.granted();
       return;
@@ -220,33 +221,23 @@ export class KeyedEngine<K> implements TicketOwner<K>, ContentionOwner<K> {
     if (!this.waiting.has(entry) || entry.dueAt !== now + wait) this.waiting.set(entry, now + wait);
   }
 
-  private checkEntryCost(entry: KeyEntry<K>, cost: number): void {
-    if (cost > entry.capacity) throw new RangeError(`cost ${cost} exceeds capacity ${entry.capacity} of key ${describe(entry.key)}`);
-    const gate = this.contention?.gate;
-    if (gate !== undefined && cost > gate.capacity) throw new RangeError(`cost ${cost} exceeds the global capacity ${gate.capacity}`);
-  }
-
   private grantedAtOnce(entry: KeyEntry<K>, cost: number, now: number): Admission {
-    this.noteGrant(entry, cost, 0, now);
+    this.activity.granted(entry, cost, 0, now);
     this.reposition(entry, now);
     return GRANTED;
   }
 
   private pushWaiter(entry: KeyEntry<K>, waiter: Waiter, queuedAt: number): void {
     const queue = entry.queue ?? (entry.queue = new WaitQueue());
+    const head = queue.head;
     queue.push(waiter);
     waiter.queuedAt = queuedAt;
-    if (queue.head === waiter) this.reposition(entry, this.clock());
+    if (queue.head === waiter) {
+      // A higher priority went ahead of the head holding the global request: ask again, for it.
+      if (head !== null && this.contention?.requesting === entry) this.contention.withdrawRequest();
+      this.reposition(entry, this.clock());
+    }
     this.activity.queued(entry, waiter, queue, this.clock());
-  }
-
-  private predictWait(entry: KeyEntry<K>, cost: number, now: number): number {
-    const own = entry.remote
-      ? entry.limiter.timeUntil(cost)
-      : entry.timeUntil((entry.queue === null ? 0 : entry.queue.totalCost) + cost, now);
-    if (this.contention === null) return own;
-    const global = this.contention.gate.timeUntil(cost, now);
-    return own > global ? own : global;
   }
 
   // ---- the one timer and the grants ----
@@ -289,7 +280,7 @@ export class KeyedEngine<K> implements TicketOwner<K>, ContentionOwner<K> {
         continue;
       }
       entry.queue!.remove(head);
-      this.noteGrant(entry, head.cost, now - head.queuedAt, now);
+      this.activity.granted(entry, head.cost, now - head.queuedAt, now);
       this.reposition(entry, now);
       head.granted(); // may re-enter: admit, enqueue, cancel, configure
     }
@@ -303,9 +294,5 @@ export class KeyedEngine<K> implements TicketOwner<K>, ContentionOwner<K> {
     if (due === Infinity) this.timer.clear();
     // A timer may fire early or be capped (2^31−1 ms): run() re-checks and re-plans the rest.
     else this.timer.aim(due, due - this.clock());
-  }
-
-  noteGrant(entry: KeyEntry<K>, cost: number, waited: number, now: number): void {
-    this.activity.granted(entry, cost, waited, now);
   }
 }

@@ -50,10 +50,11 @@ export interface KeyedLimiter<K> {
   readonly [KEYED_LIMITER]: true;
   /**
    * Validates `cost` for `key` and takes it now if it may pass at once; otherwise says
-   * whether the value may wait or why it is refused. Throws for an invalid cost, one above
-   * the key's or the global capacity, or a key that has no limits.
+   * whether the value may wait or why it is refused (its predicted wait counting the key's
+   * values of `priority` or higher, default 0, ahead of it). Throws for an invalid cost, one
+   * above the key's or the global capacity, or a key that has no limits or no valid weight.
    */
-  admit(key: K, cost: number, maxWait: number, maxQueue: number): Admission;
+  admit(key: K, cost: number, maxWait: number, maxQueue: number, priority?: number): Admission;
   /** Queues a value `admit` answered `wait` for. Its answer may come synchronously. */
   enqueue(waiter: KeyedWaiter<K>, maxWait: number): void;
   /** Withdraws a waiting value; it takes nothing. Harmless if it was already answered. */
