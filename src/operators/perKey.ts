@@ -9,7 +9,7 @@ import {
 } from '../limiters/keyed/KeyedLimiter';
 import type { BucketFor } from '../limiters/keyed/KeyLimitTable';
 import type { Refusal } from '../limiters/TokenLimiter';
-import { checkKnownKeys } from '../shared/checks';
+import { checkKnownKeys, checkPriority } from '../shared/checks';
 import { describe } from '../shared/describe';
 import type { Waiter } from '../waiting/WaitQueue';
 import { checkRefusalSettings, type RefusalSettings } from './refusalSettings';
@@ -28,7 +28,7 @@ export interface PerKeyConfig<T, K> extends Omit<ThrottleByTokensConfig<T>, 'onD
 }
 
 const KEYED_OPTION_KEYS = ['global', 'maxKeys', 'quantum', 'weight', 'scheduler'] as const;
-const CONFIG_KEYS = ['cost', 'strategy', 'maxQueue', 'maxWait', 'overflow', 'onDrop', ...KEYED_OPTION_KEYS] as const;
+const CONFIG_KEYS = ['cost', 'strategy', 'maxQueue', 'maxWait', 'overflow', 'onDrop', 'priority', ...KEYED_OPTION_KEYS] as const;
 
 /** Options checked once, when the operator is created. */
 type Settings<T, K> = RefusalSettings<T, (value: T, reason: KeyedRefusalReason, key: K) => void>;
@@ -88,6 +88,8 @@ export function perKey<T, K>(
 ): MonoTypeOperatorFunction<T> {
   if (typeof keyOf !== 'function') throw new TypeError(`perKey: keyOf must be a function, got ${describe(keyOf)}`);
   checkKnownKeys('perKey', config, CONFIG_KEYS);
+  const priorityOf = config.priority ?? 0;
+  if (typeof priorityOf !== 'function') checkPriority('perKey', priorityOf);
   const settings: Settings<T, K> = checkRefusalSettings('perKey', config);
   const shared = isKeyedLimiter<K>(keyedOrBucketFor) ? keyedOrBucketFor : undefined;
   const keyedOptions: KeyedBucketsOptions<K> = {};
@@ -105,7 +107,7 @@ export function perKey<T, K>(
   return (source) =>
     new Observable<T>((subscriber) => {
       const keyed = shared ?? new KeyedBuckets(bucketFor, keyedOptions);
-      return observeSource(source, subscriber, new KeyedStream(subscriber, keyed, keyOf, settings));
+      return observeSource(source, subscriber, new KeyedStream(subscriber, keyed, keyOf, settings, priorityOf));
     });
 }
 
@@ -118,6 +120,7 @@ class KeyedPendingValue<T, K> extends PendingValue<T> implements KeyedWaiter<K> 
     stream: PendingOwner<T>,
     refusalReason: KeyedRefusalReason,
     readonly key: K,
+    override readonly priority: number,
   ) {
     super(value, cost, stream, refusalReason);
   }
@@ -130,6 +133,8 @@ class KeyedStream<T, K> extends WaitingStream<T, K> {
     private readonly keyed: KeyedLimiter<K>,
     private readonly keyOf: (value: T) => K,
     protected override readonly settings: Settings<T, K>,
+    /** Where a waiting value stands in its key's queue: a constant, or a function of the value. */
+    private readonly priorityOf: number | ((value: T, index: number) => number),
   ) {
     super(subscriber, settings);
   }
@@ -139,11 +144,15 @@ class KeyedStream<T, K> extends WaitingStream<T, K> {
     const { costOf, maxWait, maxQueue, refusalReason } = this.settings;
     let key: K;
     let cost: number;
+    let priority: number;
     let admission: Admission;
+    const index = this.index++;
     try {
       key = this.keyOf(value);
-      cost = typeof costOf === 'number' ? costOf : costOf(value, this.index++);
-      admission = this.keyed.admit(key, cost, maxWait, maxQueue);
+      cost = typeof costOf === 'number' ? costOf : costOf(value, index);
+      const { priorityOf } = this;
+      priority = typeof priorityOf === 'number' ? priorityOf : checkPriority('perKey', priorityOf(value, index));
+      admission = this.keyed.admit(key, cost, maxWait, maxQueue, priority);
     } catch (error) {
       this.fail(error);
       return;
@@ -153,7 +162,7 @@ class KeyedStream<T, K> extends WaitingStream<T, K> {
     } else if (admission.verdict === 'refused') {
       this.refuse(value, key, cost, admission.rule === 'max-wait' ? refusalReason : admission.rule, admission.retryAfter);
     } else {
-      const pending = new KeyedPendingValue(value, cost, this, admission.nowOrNever ? 'max-queue' : refusalReason, key);
+      const pending = new KeyedPendingValue(value, cost, this, admission.nowOrNever ? 'max-queue' : refusalReason, key, priority);
       this.link(pending);
       this.keyed.enqueue(pending, admission.nowOrNever ? 0 : maxWait); // may answer at once
     }
