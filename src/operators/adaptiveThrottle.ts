@@ -22,15 +22,36 @@ export type { FeedbackSource } from '../http/responseFeedback';
  *
  * Each response's feedback (`RateLimit-*`, `X-RateLimit-*`, `Retry-After`, … parsed by
  * `parseRateLimitHeaders`) retunes the bucket through `bucket.adapt`: `Retry-After` pauses
- * it; remaining R before a reset in Δ caps spending to `R·safetyFactor` minus the requests
- * still in flight (the server's count does not know them yet), pausing until the reset at 0;
- * a policy (limit L per window W) sets the rate to `L/W·safetyFactor`, within [minRate, maxRate].
+ * it; remaining R before a reset in Δ caps spending to `R·safetyFactor` minus the cost of the
+ * requests still in flight (the server's count does not know them yet), pausing until the
+ * reset at 0; a policy (limit L per window W) sets the rate to `L/W·safetyFactor`, within
+ * [minRate, maxRate].
  * A throttled request (429/503, as a result or an error) pauses for its `Retry-After` and is
  * retried; throttled values are retried before values not yet tried, in the order their
  * throttling was noticed, each at most `retry` times. With no headers at all the rate follows
  * AIMD: multiplied by `decrease` on a throttle signal, raised by `increase` on success.
  * Results are emitted as responses arrive (as `mergeMap` does), so with `concurrency > 1`
- * they may come out of order.
+ * they may come out of order. Tokens are taken when a request starts, never before a slot
+ * is free, so values a freed slot releases never burst past the bucket.
+ *
+ * Costs known only afterwards (an LLM call's tokens): `cost` is the estimate a request takes
+ * when it starts, and `actualCost(result, value)` the real cost; the difference is debited at
+ * once (into debt, which refill pays back before anything else is granted) or refunded. A
+ * throttled attempt then costs nothing: its estimate is refunded (once the throttle's pause is
+ * in force), because a token budget does not count a call it refused (OpenAI's 429 reports the
+ * tokens used without those the refused call requested). Without `actualCost` a throttled
+ * attempt keeps its `cost`, as a request budget counts refused requests. Requests cancelled
+ * by unsubscribing keep their estimate.
+ *
+ * ```
+ * adapt: false, capacity 3, refill 1 token / ms; each request takes 1 up front, actualCost 3; instant answers
+ * source:  (abcd|)
+ * result:  ab--c--(d|)     (each answer debits 2 more: the next waits for that debt, then its 1)
+ * ```
+ *
+ * `adapt: false` makes it a fixed-rate executor: the bucket's rate is never changed, whatever
+ * the responses say; a throttled result's `Retry-After` still pauses the bucket (through
+ * `bucket.adapt({ retryAfter })`, which leaves the rate alone) before the value is retried.
  *
  * @example
  * ```ts
@@ -45,11 +66,20 @@ export type { FeedbackSource } from '../http/responseFeedback';
  * ).subscribe((response) => console.log(response.status));
  * ```
  *
- * - Emits: each request's results, except throttled ones (which are retried).
- * - Completes: when the source has completed and every request has completed.
+ * - Emits: each request's results, except throttled ones (which are retried); with
+ *   `actualCost`, each result after its real cost is settled with the bucket.
+ * - Completes: when the source has completed and every request has completed (with
+ *   `actualCost`, every result settled; a debt left is the bucket's to pay back).
  * - Errors: when a request errors with anything but a throttle signal; when a value was
  *   throttled more than `retry` times (`RateLimitExceededError`, reason `retry-limit`);
- *   when a cost is invalid; when more than `maxQueue` values wait.
+ *   when a cost is invalid; when more than `maxQueue` values wait; when `actualCost` throws
+ *   (`TypeError`, the error as its `cause`) or returns anything but a finite number >= 0
+ *   (`TypeError` for a non-number, `RangeError` for NaN, ±Infinity or a negative number,
+ *   naming `actualCost`, what it returned and the value's index).
+ * - Throws at once (creating the operator): for a bad option, naming it; for `adapt` that is
+ *   not a boolean; for `adapt: false` beside an option that only steers adapting
+ *   (`safetyFactor`, `minRate`, `maxRate`, `decrease`, `increase`); for `actualCost` with a
+ *   shared bucket lacking `debit()` or `refund()`.
  * - Unsubscribes: cancels requests in flight and withdraws waiting values from the bucket.
  */
 export function adaptiveThrottle<T, R>(

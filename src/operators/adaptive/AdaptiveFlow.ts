@@ -1,7 +1,8 @@
 /**
  * One subscription of `adaptiveThrottle`: values queue for a request slot and tokens
  * (throttled ones retried first), requests go out when granted, and every response is
- * read for its feedback and handed to the `RateLearner`.
+ * read for its feedback and handed to the `RateLearner` (or, with `adapt: false`, to
+ * `FixedRate`); with `actualCost`, its real cost is settled first (`CostSettlement`).
  */
 import { from, type ObservableInput, type Subscriber } from 'rxjs';
 import type { RateLimitFeedback } from '../../arithmetic/adaptation';
@@ -11,7 +12,9 @@ import { RateLimitExceededError } from '../../shared/errors';
 import { SourceObserver } from '../SourceObserver';
 import { Attempt, type AttemptOwner } from './Attempt';
 import type { AdaptableLimiter, Settings } from './config';
-import { RateLearner } from './RateLearner';
+import { CostSettlement } from './CostSettlement';
+import { FixedRate } from './FixedRate';
+import { RateLearner, type RateControl } from './RateLearner';
 
 export class AdaptiveFlow<T, R> extends SourceObserver<T> implements AttemptOwner<T> {
   private index = 0;
@@ -23,7 +26,10 @@ export class AdaptiveFlow<T, R> extends SourceObserver<T> implements AttemptOwne
   /** Asked for tokens, not yet granted. */
   private readonly asking = new Set<Attempt<T>>();
   private readonly inFlight = new Set<Attempt<T>>();
-  private readonly learner: RateLearner;
+  /** The cost the requests in flight took: what the server's numbers may not count yet. */
+  private inFlightCost = 0;
+  private readonly learner: RateControl;
+  private readonly settlement: CostSettlement<T, R> | undefined;
   /** Set while `pump` runs: a synchronous grant and response re-enter it, and the running loop goes on instead. */
   private pumping = false;
 
@@ -34,7 +40,8 @@ export class AdaptiveFlow<T, R> extends SourceObserver<T> implements AttemptOwne
     private readonly settings: Settings<T, R>,
   ) {
     super();
-    this.learner = new RateLearner(bucket, settings);
+    this.learner = settings.adapt ? new RateLearner(bucket, settings) : new FixedRate(bucket);
+    this.settlement = settings.actualCost === undefined ? undefined : new CostSettlement(bucket, settings.actualCost);
   }
 
   arrive(value: T): void {
@@ -100,6 +107,9 @@ export class AdaptiveFlow<T, R> extends SourceObserver<T> implements AttemptOwne
     this.asking.delete(attempt);
     if (this.subscriber.closed) return;
     this.inFlight.add(attempt);
+    this.inFlightCost += attempt.cost;
+    attempt.charged = attempt.cost;
+    attempt.results = 0;
     attempt.sentAt = this.bucket.scheduler.now();
     // Held back by the rate, not by a server's pause (which proves nothing about the rate).
     attempt.waitedForTokens = attempt.sentAt > attempt.askedAt && attempt.askedAt >= (this.bucket.pausedUntil ?? Number.NEGATIVE_INFINITY);
@@ -119,6 +129,8 @@ export class AdaptiveFlow<T, R> extends SourceObserver<T> implements AttemptOwne
           // The user's callbacks: a throw ends the stream with it (not an unhandled error).
           throttled = this.settings.isThrottled(result);
           feedback = toFeedback(this.settings.feedback(result), this.settings.wallClock);
+          // Settled before the feedback is applied: the server's numbers count the real cost already.
+          if (!throttled) this.settlement?.settle(attempt, result);
         } catch (error) {
           this.fail(error);
           return;
@@ -127,8 +139,9 @@ export class AdaptiveFlow<T, R> extends SourceObserver<T> implements AttemptOwne
           this.throttle(attempt, feedback, result);
           return;
         }
+        if (this.subscriber.closed) return; // a grant the settlement made re-entered and ended the stream
         // The server's numbers count this request already: only the others are unknown to it.
-        this.learner.learn(attempt, feedback, this.inFlight.size - (this.inFlight.has(attempt) ? 1 : 0));
+        this.learner.learn(attempt, feedback, this.inFlightCostBesides(attempt));
         this.subscriber.next(result);
       },
       error: (error: unknown) => {
@@ -147,28 +160,48 @@ export class AdaptiveFlow<T, R> extends SourceObserver<T> implements AttemptOwne
     if (attempt.request === null && !subscription.closed) attempt.request = subscription;
   }
 
-  /** A throttle signal: the learner slows down, and the value is retried (or, past `retry`, the stream errors). */
+  /**
+   * A throttle signal: the learner slows down (or pauses for Retry-After), the attempt's
+   * tokens are given back with `actualCost`, and the value is retried (or, past `retry`, the
+   * stream errors).
+   */
   private throttle(attempt: Attempt<T>, feedback: RateLimitFeedback | undefined, signal: unknown): void {
-    this.inFlight.delete(attempt);
+    this.leaveFlight(attempt);
     attempt.request?.unsubscribe();
     attempt.request = null;
-    this.learner.throttle(attempt, feedback, this.inFlight.size);
+    this.learner.throttle(attempt, feedback, this.inFlightCost);
     attempt.throttled++;
     if (attempt.throttled > this.settings.retry) {
       const retryAfter = feedback?.retryAfter ?? this.bucket.timeUntil(attempt.cost);
       const error = new RateLimitExceededError(retryAfter, attempt.cost, 'retry-limit');
       (error as { cause?: unknown }).cause = signal;
+      this.settlement?.release(attempt);
       this.fail(error);
       return;
     }
+    // Queued for its retry before its tokens go back: a grant they allow at once finds it first in line.
     this.retries.push(attempt);
+    this.settlement?.release(attempt);
     this.pump();
   }
 
   private finished(attempt: Attempt<T>): void {
-    if (!this.inFlight.delete(attempt)) return; // throttled: already re-queued
+    if (!this.leaveFlight(attempt)) return; // throttled: already re-queued
     attempt.request = null;
     this.pump();
+  }
+
+  private leaveFlight(attempt: Attempt<T>): boolean {
+    if (!this.inFlight.delete(attempt)) return false;
+    // Never below 0, and 0 when nothing is in flight: float error cannot build up over a long run.
+    const left = this.inFlightCost - attempt.cost;
+    this.inFlightCost = this.inFlight.size === 0 || left < 0 ? 0 : left;
+    return true;
+  }
+
+  private inFlightCostBesides(attempt: Attempt<T>): number {
+    const others = this.inFlightCost - (this.inFlight.has(attempt) ? attempt.cost : 0);
+    return others > 0 ? others : 0;
   }
 
   private completeIfDone(): void {
@@ -188,6 +221,7 @@ export class AdaptiveFlow<T, R> extends SourceObserver<T> implements AttemptOwne
     this.asking.clear();
     for (const attempt of this.inFlight) attempt.request?.unsubscribe();
     this.inFlight.clear();
+    this.inFlightCost = 0;
     this.fresh.length = 0;
     this.freshHead = 0;
     this.retries.length = 0;

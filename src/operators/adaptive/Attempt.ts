@@ -19,6 +19,13 @@ export class Attempt<T> implements Waiter {
   /** When it last asked for tokens, and whether it had to wait for them (the rate was what held it back). */
   askedAt = 0;
   waitedForTokens = false;
+  /**
+   * Tokens this try of it holds: its cost when sent; with `actualCost`, the real cost of its
+   * results once settled, and 0 once a throttle gave its cost back.
+   */
+  charged = 0;
+  /** Results of this try settled by `actualCost`. */
+  results = 0;
   request: Subscription | null = null;
   constructor(
     readonly value: T,

@@ -10,12 +10,20 @@ import type { AdaptOptions } from '../../limiters/adaptOptions';
 import type { Attempt } from './Attempt';
 import type { AdaptableLimiter, Settings } from './config';
 
-/** What the learner reads of a request. */
-type Outcome = Pick<Attempt<unknown>, 'cost' | 'sentAt' | 'waitedForTokens'>;
+/** What the learner reads of a request: `charged` is its real cost once settled (`actualCost`), else its cost. */
+type Outcome = Pick<Attempt<unknown>, 'charged' | 'sentAt' | 'waitedForTokens'>;
+
+/** What a response does to the rate: `RateLearner` adapts it; `FixedRate` (`adapt: false`) only pauses for Retry-After. */
+export interface RateControl {
+  /** A success; `unanswered`: the cost of the other requests in flight, which the server's numbers do not count yet. */
+  learn(request: Outcome, feedback: RateLimitFeedback | undefined, unanswered: number): void;
+  /** A throttle signal (the request is no longer in flight). */
+  throttle(request: Outcome, feedback: RateLimitFeedback | undefined, unanswered: number): void;
+}
 
 type LearningSettings = Pick<Settings<unknown, unknown>, 'safetyFactor' | 'minRate' | 'maxRate' | 'decrease' | 'increase'>;
 
-export class RateLearner {
+export class RateLearner implements RateControl {
   private readonly minRate: number;
   /** Without headers, the rate is searched for (AIMD). */
   private readonly rateSearch: AimdRateSearch;
@@ -30,14 +38,14 @@ export class RateLearner {
 
   /**
    * A success: adapt to its feedback, or without any, raise the rate (AIMD). `unanswered`:
-   * the other requests in flight, which the server's numbers do not count yet.
+   * the cost of the other requests in flight, which the server's numbers do not count yet.
    */
   learn(request: Outcome, feedback: RateLimitFeedback | undefined, unanswered: number): void {
     if (feedback !== undefined && hasBudgetInfo(feedback)) {
       this.bucket.adapt(feedback, this.adaptOptions(unanswered));
       return;
     }
-    this.rateSearch.recordOutcome(false, request.cost, this.bucket.scheduler.now());
+    this.rateSearch.recordOutcome(false, request.charged, this.bucket.scheduler.now());
     // Raise the rate only when it held this request back: a rate nobody runs into proves nothing.
     if (!request.waitedForTokens) return;
     this.setRate(this.rateSearch.afterSuccess(this.bucket.refillRate));
@@ -51,7 +59,7 @@ export class RateLearner {
     // A bare 429, or one that only says when to come back, says nothing of the rate: search for it.
     if (feedback === undefined || !describesLimit(feedback)) {
       const now = this.bucket.scheduler.now();
-      this.rateSearch.recordOutcome(true, request.cost, now);
+      this.rateSearch.recordOutcome(true, request.charged, now);
       this.setRate(this.rateSearch.afterThrottle(this.bucket.refillRate, request.sentAt, now));
     }
   }

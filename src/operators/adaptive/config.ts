@@ -9,7 +9,10 @@ import { checkCostWithin, checkKnownKeys, checkNumberOption } from '../../shared
 import { describe } from '../../shared/describe';
 import type { Cost } from '../refusalSettings';
 
-/** A bucket `adaptiveThrottle` can retune: a `TokenBucket`, or any limiter with the same two methods. */
+/**
+ * A bucket `adaptiveThrottle` can retune: a `TokenBucket`, or any limiter with the same methods.
+ * `debit` and `refund` are needed only with `actualCost`, which settles each request's real cost.
+ */
 export interface AdaptableLimiter extends TokenLimiter {
   readonly refillRate: number;
   readonly interval?: number;
@@ -17,13 +20,37 @@ export interface AdaptableLimiter extends TokenLimiter {
   readonly pausedUntil?: number;
   adapt(feedback: RateLimitFeedback, options?: AdaptOptions): void;
   configure(limits: { refillRate?: number }): void;
+  /** Takes `amount` now, into debt if need be (a real cost above the estimate taken). */
+  debit?(amount: number): void;
+  /** Gives `amount` back, never above capacity (a real cost below the estimate taken). */
+  refund?(amount: number): void;
 }
 
 export interface AdaptiveThrottleConfig<T, R> {
   /** The starting guess: a shared bucket, or options for a fresh bucket per subscription. Required. */
   bucket: AdaptableLimiter | TokenBucketOptions;
-  /** Tokens a request takes, in the server's unit. Default 1. */
+  /**
+   * Tokens a request takes when it starts, in the server's unit. Default 1. With `actualCost`,
+   * an estimate, settled once the result says what the request really cost.
+   */
   cost?: Cost<T>;
+  /**
+   * The real cost of a request, read from each successful result (an LLM response's
+   * `usage.total_tokens`): the difference to what the request took is debited at once (into
+   * debt, which refill pays back before anything else is granted) or refunded. A request's
+   * real cost is the sum over its results. A throttled attempt costs nothing: its estimate is
+   * refunded once the throttle's pause is in force (a token budget does not count a refused
+   * call). Must return a finite number >= 0. Needs a bucket with `debit` and `refund` (a
+   * `TokenBucket` has them). Without it, a throttled attempt keeps its `cost`, as a request
+   * budget counts refused requests.
+   */
+  actualCost?: (result: R, value: T) => number;
+  /**
+   * `false`: a fixed-rate executor. The bucket's rate is never changed whatever the responses
+   * say; only a throttled result's `Retry-After` pauses it (through `bucket.adapt({ retryAfter })`,
+   * which leaves the rate alone) before the retry. Default `true`.
+   */
+  adapt?: boolean;
   /** Most requests in flight at once. Default `Infinity`. */
   concurrency?: number;
   /**
@@ -63,6 +90,8 @@ export interface AdaptiveThrottleConfig<T, R> {
 const CONFIG_KEYS = [
   'bucket',
   'cost',
+  'actualCost',
+  'adapt',
   'concurrency',
   'feedback',
   'isThrottled',
@@ -80,6 +109,8 @@ const CONFIG_KEYS = [
 /** The options with their defaults, checked once when the operator is created. */
 export interface Settings<T, R> {
   readonly costOf: Cost<T>;
+  readonly actualCost: ((result: R, value: T) => number) | undefined;
+  readonly adapt: boolean;
   readonly concurrency: number;
   readonly feedback: (result: R) => FeedbackSource;
   readonly isThrottled: (result: R) => boolean;
@@ -105,6 +136,10 @@ export function checkConfig<T, R>(config: AdaptiveThrottleConfig<T, R>): Setting
   }
   const costOf = config.cost ?? 1;
   if (typeof costOf !== 'function') checkCostWithin(costOf, Infinity);
+  const adapt = config.adapt === undefined ? true : config.adapt; // null is not a boolean either
+  if (typeof adapt !== 'boolean') throw new TypeError(`${owner} option "adapt" must be a boolean, got ${describe(adapt)}`);
+  if (!adapt) checkNoLearningOptions(owner, config);
+  const actualCost = checkActualCost(owner, config);
   // The options handed on to every `adapt` call, checked as `adapt` checks them.
   const { safetyFactor, maxRate } = checkAdaptOptions(owner, { safetyFactor: config.safetyFactor, maxRate: config.maxRate });
   const decrease = checkNumberOption(owner, 'decrease', config.decrease ?? 0.85, 'positive');
@@ -118,6 +153,8 @@ export function checkConfig<T, R>(config: AdaptiveThrottleConfig<T, R>): Setting
   if (!Number.isInteger(retry)) throw new RangeError(`${owner} option "retry" must be a whole number, got ${retry}`);
   return {
     costOf,
+    actualCost,
+    adapt,
     concurrency: checkNumberOption(owner, 'concurrency', config.concurrency ?? Infinity, 'positive', true),
     feedback: config.feedback ?? headersOf,
     isThrottled: config.isThrottled ?? ((result) => isThrottleStatus(statusOf(result))),
@@ -131,4 +168,35 @@ export function checkConfig<T, R>(config: AdaptiveThrottleConfig<T, R>): Setting
     maxQueue: checkNumberOption(owner, 'maxQueue', config.maxQueue ?? Infinity, 'non-negative', true),
     wallClock: config.wallClock ?? wallClockNow,
   };
+}
+
+/** The options that only steer adapting: given with `adapt: false`, they would silently do nothing. */
+const LEARNING_OPTIONS = ['safetyFactor', 'minRate', 'maxRate', 'decrease', 'increase'] as const;
+
+function checkNoLearningOptions<T, R>(owner: string, config: AdaptiveThrottleConfig<T, R>): void {
+  for (const name of LEARNING_OPTIONS) {
+    if (config[name] !== undefined) {
+      throw new TypeError(`${owner} option "${name}" has no effect with adapt: false (the rate is fixed); remove one of them`);
+    }
+  }
+}
+
+/** `actualCost` is a function, and the bucket can settle it: a shared limiter must have `debit` and `refund`. */
+function checkActualCost<T, R>(owner: string, config: AdaptiveThrottleConfig<T, R>): Settings<T, R>['actualCost'] {
+  const { actualCost } = config;
+  if (actualCost === undefined) return undefined;
+  if (typeof actualCost !== 'function') {
+    throw new TypeError(`${owner} option "actualCost" must be a function (result, value) => number, got ${describe(actualCost)}`);
+  }
+  if (isLimiter(config.bucket)) {
+    const bucket = config.bucket as AdaptableLimiter;
+    const missing = (['debit', 'refund'] as const).filter((method) => typeof bucket[method] !== 'function');
+    if (missing.length > 0) {
+      throw new TypeError(
+        `${owner} option "actualCost" needs a bucket with debit() and refund() to settle real costs, as TokenBucket has; ` +
+          `the "bucket" given lacks ${missing.map((method) => `${method}()`).join(' and ')}`,
+      );
+    }
+  }
+  return actualCost;
 }

@@ -1,4 +1,4 @@
-import { map, pipe, timer } from 'rxjs';
+import { map, of, pipe, timer } from 'rxjs';
 import { adaptiveThrottle } from '../../../src/operators/adaptiveThrottle';
 import type { DiagramSetup } from '../diagramSetup';
 
@@ -16,3 +16,21 @@ const setups: DiagramSetup[] = [
   },
 ];
 export default setups;
+
+/**
+ * The `actualCost` diagram (a named export: the default export's diagram is also checked word
+ * for word by test/marbles/adaptiveThrottle.test.ts). Each answer, at once, reports 3 tokens used.
+ */
+export const actualCostDiagram: DiagramSetup = {
+  header: 'adapt: false, capacity 3, refill 1 token / ms; each request takes 1 up front, actualCost 3; instant answers',
+  operator: () =>
+    pipe(
+      adaptiveThrottle((letter: string) => of({ letter, usage: 3 }), {
+        bucket: { capacity: 3, refillRate: 1, interval: 1 },
+        cost: 1,
+        actualCost: (answer) => answer.usage,
+        adapt: false,
+      }),
+      map((answer) => answer.letter),
+    ),
+};
