@@ -45,6 +45,7 @@ export { perKey } from './operators/perKey';
 export type { PerKeyConfig } from './operators/perKey';
 export { KeyedBuckets, DEFAULT_MAX_KEYS } from './limiters/keyed/KeyedBuckets';
 export type { KeyedBucketsOptions } from './limiters/keyed/KeyedBuckets';
+export type { KeyedExecuteOptions } from './limiters/keyed/keyedWaiters';
 export type { KeyedBucketsStats, KeyStats, KeyedBucketsEvent } from './limiters/keyed/KeyedBucketsStats';
 export { KEYED_LIMITER, isKeyedLimiter } from './limiters/keyed/KeyedLimiter';
 export type { Admission, KeyedLimiter, KeyedWaiter, KeyedRefusal, KeyedRefusalReason } from './limiters/keyed/KeyedLimiter';

@@ -41,8 +41,6 @@ export class PromiseWaiter implements Waiter {
   queuedAt = 0;
   previousWaiter: Waiter | null = null;
   nextWaiter: Waiter | null = null;
-  /** For a keyed limiter: owned by it, as `KeyedWaiter.keyedTicket`. */
-  keyedTicket: Waiter | null = null;
   private settled = false;
   private readonly askedAt: number;
   constructor(
