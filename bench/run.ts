@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import type { BenchContext, BenchRatio, BenchRow, BenchSection } from './harness';
 
 /** Suite files in bench/suites/, run in this order. Append new suites here. */
-const SUITES: string[] = ['overhead', 'queue', 'accuracy', 'perKey', 'adaptive', 'redis'];
+const SUITES: string[] = ['overhead', 'queue', 'accuracy', 'perKey', 'adaptive', 'redis', 'acquire'];
 
 /** Packages whose versions are reported with every run (read from node_modules). */
 const PACKAGES = ['rxjs', 'bottleneck', 'p-queue', 'limiter', 'rxjs-ratelimiter', 'rate-limiter-flexible', 'ioredis', 'tsx', 'typescript'];

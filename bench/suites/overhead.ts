@@ -125,6 +125,8 @@ function piped(name: string, count: number, operator: OperatorFunction<number, n
 
 const FLOOR = 'map (floor)';
 const OURS = 'throttleByTokens(shared TokenBucket)';
+const OURS_PRIORITY = 'throttleByTokens(shared TokenBucket, priority: 1)';
+const OURS_PRIORITY_FN = 'throttleByTokens(shared TokenBucket, priority: () => 1)';
 const LIMITER = 'limiter TokenBucket.tryRemoveTokens (in filter)';
 const P_QUEUE = 'p-queue, interval mode (add × n, onIdle)';
 /** Rounds of the cheap subjects per requested run (3 in quick mode). */
@@ -176,6 +178,18 @@ const suite: BenchSuite = async ({ quick, runs }) => {
     floor,
     piped(OURS, N, throttleByTokens<number>(bucket)),
     piped('throttleByTokens(options: a bucket per subscription)', N, throttleByTokens<number>({ capacity: PLENTY, refillRate: PLENTY })),
+    piped(
+      OURS_PRIORITY,
+      N,
+      throttleByTokens<number>(bucket, { priority: 1 }),
+      'a constant priority: what a pipe that sets one pays on the fast path (the priority matters only once values wait)',
+    ),
+    piped(
+      OURS_PRIORITY_FN,
+      N,
+      throttleByTokens<number>(bucket, { priority: () => 1 }),
+      'a priority function, called and checked for every value',
+    ),
     piped(
       'filter(() => TokenBucket.tryTake())',
       N,
@@ -239,6 +253,14 @@ const suite: BenchSuite = async ({ quick, runs }) => {
     rows,
     ratios: [
       atMost('throttleByTokens(shared bucket) ÷ map, 1e6 values', ratioOf(OURS), 1.2, '×'),
+      {
+        label: 'throttleByTokens(priority: 1) ÷ throttleByTokens (no priority)',
+        value: significant(ratioOf(OURS_PRIORITY) / ratioOf(OURS)),
+      },
+      {
+        label: 'throttleByTokens(priority: () => 1) ÷ throttleByTokens (no priority)',
+        value: significant(ratioOf(OURS_PRIORITY_FN) / ratioOf(OURS)),
+      },
       { label: 'limiter TokenBucket.tryRemoveTokens ÷ throttleByTokens', value: significant(ratioOf(LIMITER) / ratioOf(OURS)) },
       { label: 'p-queue ÷ throttleByTokens (per value)', value: significant(ratioOf(P_QUEUE) / ratioOf(OURS)) },
     ],

@@ -105,8 +105,8 @@ export function acquireTokens(
 }
 
 /**
- * `limiter.execute(fn, options)`: acquires `cost` tokens, then runs `fn` with a signal that
- * aborts when `options.signal` does (also after the grant), and resolves with its result. With
+ * `limiter.execute(fn, options)`: acquires `cost` tokens, then runs `fn` with `options.signal`
+ * (so an abort after the grant reaches `fn`), and resolves with its result. With
  * `actualCost`, the real cost is read from the result and the difference is debited or refunded.
  */
 export async function executeWith<R>(
@@ -125,18 +125,10 @@ export async function executeWith<R>(
   }
   const cost = options.cost ?? 1;
   await acquireTokens(port, owner, cost, options, EXECUTE_KEYS);
-  const controller = new AbortController();
-  const { signal } = options;
-  const forward = (): void => controller.abort(signal!.reason);
-  if (signal?.aborted === true) forward();
-  else signal?.addEventListener('abort', forward, { once: true });
-  try {
-    const result = await fn(controller.signal);
-    if (actualCost !== undefined) settleActualCost(port, owner, cost as number, actualCost(result));
-    return result;
-  } finally {
-    signal?.removeEventListener('abort', forward);
-  }
+  // The caller's signal aborts `fn` as it is (also after the grant); without one, `fn` gets a signal of its own that never aborts.
+  const result = await fn(options.signal ?? new AbortController().signal);
+  if (actualCost !== undefined) settleActualCost(port, owner, cost as number, actualCost(result));
+  return result;
 }
 
 /** Debits or refunds the difference between what was taken and what the call really cost. */
