@@ -37,4 +37,9 @@ export class BucketStore {
   adjust(cap: number | undefined, pauseMicros: number): Promise<CountReply> {
     return this.scripts.adjust(this.key, this.limits(), this.clock(), cap, pauseMicros);
   }
+
+  /** Takes `amount` tokens (> 0: a debit, into debt if need be) or gives `-amount` back (< 0: a refund). */
+  settle(amount: number): Promise<CountReply> {
+    return this.scripts.settle(this.key, this.limits(), this.clock(), amount);
+  }
 }

@@ -67,6 +67,21 @@ export class CountMirror {
     if (tokens < this.ledger.tokensAt(now)) this.ledger.setTokens(tokens, now);
   }
 
+  /** Takes `amount` now, into debt if need be, before Redis answers. */
+  spend(amount: number, now: number): void {
+    this.ledger.spend(amount, now);
+  }
+
+  /** Gives `amount` back now (paying a debt first, never above capacity), before Redis answers. */
+  refund(amount: number, now: number): void {
+    this.ledger.refund(amount, now);
+  }
+
+  /** Tokens owed at `now`, as last reported and refilled since: debits and reservations made ahead. */
+  debt(now: number): number {
+    return this.ledger.debtAt(now);
+  }
+
   /** Grants nothing before `until`, before Redis answers. */
   pauseUntil(until: number, now: number): void {
     this.ledger.pauseUntil(until, now);

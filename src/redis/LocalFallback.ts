@@ -41,6 +41,16 @@ export class LocalFallback {
     if (ticket.localWaiter !== null) this.bucket.cancel(ticket.localWaiter);
   }
 
+  /** A debit while Redis fails: this process spent `amount` more, so its share bears it (into debt if need be). */
+  debit(amount: number): void {
+    this.bucket.debit(amount);
+  }
+
+  /** A refund while Redis fails: gives `amount` back to the local share (never above its capacity). */
+  refund(amount: number): void {
+    this.bucket.refund(amount);
+  }
+
   /** Follows a change of the shared limits. */
   configure(limits: LedgerLimits): void {
     this.bucket.configure(this.shareOf(limits));

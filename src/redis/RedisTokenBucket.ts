@@ -1,17 +1,18 @@
 import type { Observable, SchedulerLike } from 'rxjs';
 import { planAdaptation, type RateLimitFeedback } from '../arithmetic/adaptation';
 import type { LedgerLimits } from '../arithmetic/TokenLedger';
+import { acquireTokens, executeWith, type AcquireOptions, type ExecuteOptions } from '../limiters/acquire';
 import { checkAdaptOptions, type AdaptOptions } from '../limiters/adaptOptions';
 import { LimiterCounters, refusalEvent } from '../limiters/LimiterCounters';
 import { LimiterEvents } from '../limiters/LimiterEvents';
 import { checkLimitsPatch } from '../limiters/limitsPatch';
 import { takeFrom, type TakeOptions } from '../limiters/TakeWaiter';
 import { TOKEN_LIMITER, type Refusal, type TokenLimiter } from '../limiters/TokenLimiter';
-import { checkCostWithin } from '../shared/checks';
+import { checkAmount, checkCostWithin } from '../shared/checks';
 import { monotonicScheduler } from '../waiting/monotonicScheduler';
-import { SingleTimer } from '../waiting/SingleTimer';
 import type { Waiter } from '../waiting/WaitQueue';
 import { BucketStore } from './BucketStore';
+import { CountChanges } from './CountChanges';
 import { CountMirror } from './CountMirror';
 import type { RedisTokenBucketEvent, RedisTokenBucketStats } from './events';
 import { LocalFallback } from './LocalFallback';
@@ -19,6 +20,7 @@ import { checkRedisOptions, type RedisTokenBucketOptions } from './options';
 import { Refunds } from './Refunds';
 import { ReserveCalls } from './ReserveCalls';
 import { StoreHealth } from './StoreHealth';
+import { TicketPump } from './TicketPump';
 import { TicketQueue } from './TicketQueue';
 import type { Ticket } from './tickets';
 
@@ -30,7 +32,10 @@ import type { Ticket } from './tickets';
  * and either takes the cost or reserves it ahead, answering how long to wait; this process
  * then grants the value at that time with its own scheduler (no polling). A value that
  * leaves before its time returns its reservation. Values of one process are granted in
- * the order they asked. Import from `rxjs-token-bucket/redis`; `ioredis` is the user's.
+ * the order they were asked of Redis: at most `maxInFlight` at once, the others waiting by
+ * priority (higher first, FIFO within a level) and arrival; a value already asked is never
+ * overtaken. `acquire`/`execute` wait in the same queue through a Promise; `debit`/`refund`
+ * change the shared count. Import from `rxjs-token-bucket/redis`; `ioredis` is the user's.
  *
  * @example
  * ```ts
@@ -48,9 +53,6 @@ export class RedisTokenBucket implements TokenLimiter {
   /** The Redis key holding the state: `${keyPrefix}{${key}}`. */
   readonly key: string;
   private readonly clock: () => number;
-  /** The shared state in Redis, and the scripts this process runs on it. */
-  private readonly store: BucketStore;
-  private readonly maxInFlight: number;
   /** What this process last heard of the shared count, and the limits it passes to the scripts. */
   private readonly mirror: CountMirror;
   private readonly tickets = new TicketQueue();
@@ -58,11 +60,11 @@ export class RedisTokenBucket implements TokenLimiter {
   private readonly fallback: LocalFallback | null;
   private readonly health: StoreHealth;
   private readonly refunds: Refunds;
+  /** Debits, refunds and `adapt`'s changes of the shared count. */
+  private readonly changes: CountChanges;
   private readonly calls: ReserveCalls;
-  /** Aimed at the head's reservation: the only grant timer while values wait. */
-  private readonly grantTimer: SingleTimer;
-  private pumping = false;
-  private pumpAgain = false;
+  /** Asks Redis in order, grants in order; holds the grant timer. */
+  private readonly pump: TicketPump;
   private readonly counters = new LimiterCounters();
   private readonly events = new LimiterEvents<RedisTokenBucketEvent>();
   /** What happens, as it happens: the events of `TokenBucket`, plus store errors, recoveries and refunds. Hot. */
@@ -74,18 +76,19 @@ export class RedisTokenBucket implements TokenLimiter {
     const scheduler = this.scheduler;
     this.clock = () => scheduler.now();
     this.key = checked.key;
-    this.maxInFlight = checked.maxInFlight;
     this.mirror = new CountMirror(checked, this.clock());
     const { mirror, tickets, events, clock } = this;
+    // The shared state in Redis, and the scripts this process runs on it.
     const store = new BucketStore(checked.redis, this.key, checked.clock, () => mirror.scriptLimits());
-    this.store = store;
-    const pump = () => this.pump();
+    const pump = () => this.pump.run();
     const policy = checked.onStoreError;
     this.fallback = policy === 'local' ? new LocalFallback(mirror.limits, checked.localShare, scheduler, tickets, pump) : null;
     this.health = new StoreHealth(policy, checked.probeInterval, this.key, tickets, this.fallback, events, clock);
     this.refunds = new Refunds(store, mirror, events, clock);
+    this.changes = new CountChanges(store, mirror, this.health, this.fallback, events, clock);
     this.calls = new ReserveCalls(store, checked.timeout, tickets, mirror, this.health, this.refunds, scheduler, pump);
-    this.grantTimer = new SingleTimer(scheduler, pump);
+    const noteGrant = (ticket: Ticket, now: number) => this.noteGrant(ticket, now);
+    this.pump = new TicketPump(tickets, checked.maxInFlight, this.health, this.calls, this.fallback, clock, scheduler, noteGrant);
   }
 
   get capacity(): number {
@@ -106,6 +109,50 @@ export class RedisTokenBucket implements TokenLimiter {
    */
   take(cost = 1, options: TakeOptions = {}): Observable<void> {
     return takeFrom(this, 'RedisTokenBucket.take', cost, options);
+  }
+
+  /**
+   * Waits for `cost` tokens in this bucket's queue (the same order, by priority, as the
+   * operators' values) and resolves with the ms waited. Rejects, taking nothing: with
+   * `signal.reason` when aborted first (at once if already aborted; a reservation already
+   * made is returned, as on unsubscribe); with `RateLimitExceededError` (`'max-wait'`) when
+   * Redis predicts a longer wait than `maxWait`; with `TypeError`/`RangeError` for a bad cost
+   * or option; with `RedisStoreError` under `onStoreError: 'fail-closed'`.
+   */
+  acquire(cost = 1, options: AcquireOptions = {}): Promise<number> {
+    return acquireTokens(this, 'RedisTokenBucket.acquire', cost, options);
+  }
+
+  /**
+   * Waits for `options.cost` tokens (default 1), then runs `fn` and resolves with its result;
+   * `fn`'s signal aborts when `options.signal` does, also after the grant. With `actualCost`,
+   * the difference to the real cost is debited or refunded at once. Rejects as `acquire`
+   * does, or with what `fn` threw.
+   */
+  execute<R>(fn: (signal: AbortSignal) => R | PromiseLike<R>, options: ExecuteOptions<R> = {}): Promise<R> {
+    return executeWith(this, 'RedisTokenBucket.execute', fn, options);
+  }
+
+  /**
+   * Takes `amount` tokens from the shared count now, even below zero: a debt that refill pays
+   * back before any later reservation falls due (reservations already made keep their times),
+   * so every process waits for it. For costs known only afterwards. Mirrored at once here.
+   * If Redis fails the call, it is counted in `stats().storeErrors` and the shared count never
+   * sees it (under `'fail-closed'` nothing is granted while Redis fails anyway); under
+   * `onStoreError: 'local'` the local share bears it instead (at once while Redis counts as failing).
+   */
+  debit(amount: number): void {
+    this.changes.settle('debit', checkAmount('RedisTokenBucket.debit', amount));
+  }
+
+  /**
+   * Gives `amount` tokens back to the shared count (paying a debt first), never above capacity.
+   * While reservations are pending it applies once the last of them falls due, since they keep
+   * their times (given earlier, it would let a newcomer be granted beside them, beyond the
+   * burst); values asked after it may go earlier. A failed call is handled as for `debit`.
+   */
+  refund(amount: number): void {
+    this.changes.settle('refund', checkAmount('RedisTokenBucket.refund', amount));
   }
 
   /** Tokens now, 0..capacity, as last reported by Redis and refilled since (an estimate). */
@@ -150,13 +197,7 @@ export class RedisTokenBucket implements TokenLimiter {
     if (plan.capTokens !== undefined) this.mirror.cap(plan.capTokens, now);
     if (plan.pauseFor !== undefined) this.mirror.pauseUntil(now + plan.pauseFor, now);
     if (plan.capTokens !== undefined || plan.pauseFor !== undefined) {
-      const pauseMicros = plan.pauseFor === undefined ? 0 : plan.pauseFor * 1000;
-      this.store.adjust(plan.capTokens, pauseMicros).then(
-        (count) => this.mirror.heard(count, this.clock()),
-        () => {
-          this.health.errors++; // no value waits on it; the next reserve call meets the outage
-        },
-      );
+      this.changes.adjust(plan.capTokens, plan.pauseFor === undefined ? 0 : plan.pauseFor * 1000);
     }
     const rate = plan.refillRate !== undefined && plan.refillRate > 0 ? plan.refillRate : refillRate;
     if (rate !== refillRate) this.applyLimits({ capacity, refillRate: rate, interval }, plan.cause);
@@ -176,7 +217,7 @@ export class RedisTokenBucket implements TokenLimiter {
     if (this.events.observers > 0) {
       this.events.emit({ type: 'reconfigured', time: now, ...next, available: this.available(), cause });
     }
-    this.pump();
+    this.pump.run();
   }
 
   /** A fresh snapshot of this process's view and counters. */
@@ -190,11 +231,12 @@ export class RedisTokenBucket implements TokenLimiter {
       queued: this.tickets.size,
       queuedCost: this.tickets.totalCost,
       ...this.counters.snapshot(),
-      timerScheduled: this.grantTimer.scheduled,
+      timerScheduled: this.pump.timerScheduled,
       inFlight: this.calls.size,
       reserved: this.tickets.reserved,
       ...this.refunds.stats(),
       ...this.health.stats(),
+      debt: this.mirror.debt(this.clock()),
     };
   }
 
@@ -211,7 +253,7 @@ export class RedisTokenBucket implements TokenLimiter {
     if (this.events.observers > 0) {
       this.events.emit({ type: 'queued', time: now, cost: ticket.cost, queued: this.tickets.size, queuedCost: this.tickets.totalCost });
     }
-    this.pump();
+    this.pump.run();
   }
 
   cancel(waiter: Waiter): void {
@@ -225,7 +267,7 @@ export class RedisTokenBucket implements TokenLimiter {
     if (state === 'sent') this.refunds.await();
     else if (state === 'reserved' && ticket.reservation !== null) this.refunds.add(ticket.reservation);
     else if (state === 'local') this.fallback?.withdraw(ticket);
-    this.pump();
+    this.pump.run();
   }
 
   recordRefusal(refusal: Refusal): void {
@@ -233,70 +275,13 @@ export class RedisTokenBucket implements TokenLimiter {
     if (this.events.observers > 0) this.events.emit(refusalEvent(refusal, this.clock()));
   }
 
-  // ---- the queue: asking Redis in order, granting in order ----
-
-  /**
-   * Sends what may be sent, grants what may be granted, then aims the two timers (the
-   * head's reservation, the oldest call's timeout). Re-entrant calls fold into the running one.
-   */
-  private pump(): void {
-    if (this.pumping) {
-      this.pumpAgain = true;
-      return;
-    }
-    this.pumping = true;
-    try {
-      do {
-        this.pumpAgain = false;
-        this.sendWaiting();
-        this.grantHeads();
-      } while (this.pumpAgain);
-    } finally {
-      this.pumping = false;
-    }
-    const head = this.tickets.head;
-    if (head !== null && head.state === 'reserved') this.grantTimer.aim(head.dueAt);
-    else this.grantTimer.clear();
-    this.calls.aimTimer();
-  }
-
-  /** Moves unsent tickets on while fewer than `maxInFlight` are active: asked of Redis, or given to `onStoreError`. */
-  private sendWaiting(): void {
-    while (this.tickets.active < this.maxInFlight) {
-      const ticket = this.tickets.takeUnsent();
-      if (ticket === null) return;
-      // A value that takes nothing need not be asked of Redis.
-      if (ticket.cost === 0) this.tickets.enter(ticket, 'ready');
-      else if (this.health.maySend()) this.calls.send(ticket);
-      else this.health.apply(ticket);
-    }
-  }
-
-  /** Grants heads in queue order while they may go: reserved and due, ready, or granted by the local share. */
-  private grantHeads(): void {
-    for (let head = this.tickets.head; head !== null; head = this.tickets.head) {
-      const now = this.clock();
-      if (head.state === 'reserved') {
-        if (head.dueAt > now) return;
-      } else if (head.state === 'local') {
-        if (head.localWaiter === null) this.fallback!.ask(head, now);
-        return; // the local grant makes it ready and pumps again
-      } else if (head.state !== 'ready') {
-        return;
-      }
-      this.grant(head, now);
-    }
-  }
-
-  private grant(ticket: Ticket, now: number): void {
-    this.tickets.remove(ticket);
-    this.pumpAgain = true; // a slot for another call is free
+  /** Counts and reports a grant (the pump then tells its waiter). */
+  private noteGrant(ticket: Ticket, now: number): void {
     this.counters.grant(ticket.cost);
     this.health.granted(ticket);
     if (this.events.observers > 0) {
       const { cost, source, storeTime } = ticket;
       this.events.emit({ type: 'granted', time: now, cost, waited: now - ticket.queuedAt, available: this.available(), source, storeTime });
     }
-    ticket.waiter.granted(); // may re-enter: enqueue, cancel, configure
   }
 }

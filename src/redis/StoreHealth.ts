@@ -17,7 +17,7 @@ export class StoreHealth {
   private lastError: RedisStoreError | null = null;
   private lastProbeAt = Number.NEGATIVE_INFINITY;
   private probeInFlight = false;
-  /** Failed Redis calls (errors, malformed replies, timeouts; `adapt`'s too), and of those the timeouts. */
+  /** Failed Redis calls (errors, malformed replies, timeouts; those of `adapt`, `debit` and `refund` too), and of those the timeouts. */
   errors = 0;
   timeouts = 0;
   /** Grants `onStoreError` made: unlimited (`'fail-open'`), or by the local share. */

@@ -1,22 +1,26 @@
 import { WaitQueue, type Waiter } from '../waiting/WaitQueue';
-import { Ticket, type TicketState } from './tickets';
+import { ASKED, Ticket, type TicketState } from './tickets';
 
 /**
- * The tickets of one Redis bucket in the order their values asked, each in one state, and
- * the counts the bucket decides by. Every change of state goes through `enter`, so the
- * counts can never drift from the states.
+ * The tickets of one Redis bucket in the order they are granted, each in one state, and the
+ * counts the bucket decides by. First the tickets already asked of Redis (or handed to
+ * `onStoreError`), in the order they were asked: their reservations' times in Redis are fixed,
+ * so nothing ever overtakes them (they sit at the level `ASKED`, above every priority). Behind
+ * them the `unsent` ones, by priority (higher first, FIFO within a level): the next one asked is
+ * the first of those. Every change of state goes through `enter`, so the counts can never drift
+ * from the states.
  */
 export class TicketQueue {
   private readonly queue = new WaitQueue();
   private readonly byWaiter = new Map<Waiter, Ticket>();
-  /** The first ticket not yet asked of Redis; all after it are unasked too. */
-  private firstUnsent: Ticket | null = null;
+  /** The last ticket asked (the end of the `ASKED` run), or null: every ticket after it is `unsent`. */
+  private lastAsked: Ticket | null = null;
   private activeCount = 0;
   private reservedCount = 0;
   private pendingCount = 0;
   private pendingCostSum = 0;
 
-  /** The oldest ticket, the only one that may be granted. */
+  /** The first ticket, the only one that may be granted. */
   get head(): Ticket | null {
     return this.queue.head as Ticket | null;
   }
@@ -49,21 +53,28 @@ export class TicketQueue {
     return this.queue.toArray() as Ticket[];
   }
 
-  /** Queues a new `unsent` ticket for `waiter`, arrived at `now`. */
+  /** Queues a new `unsent` ticket for `waiter`, arrived at `now`: behind every asked ticket, at its priority among the unsent. */
   push(waiter: Waiter, maxWait: number, now: number): Ticket {
     const ticket = new Ticket(waiter, waiter.cost, maxWait);
     ticket.queuedAt = now;
     this.queue.push(ticket);
     this.byWaiter.set(waiter, ticket);
     this.count(ticket, 1);
-    if (this.firstUnsent === null) this.firstUnsent = ticket;
     return ticket;
   }
 
-  /** The oldest `unsent` ticket, or null; the caller moves it on (sends it, or applies `onStoreError`). */
+  /**
+   * The first `unsent` ticket (highest priority, then oldest), now counted as asked, or null;
+   * the caller moves it on (sends it, or applies `onStoreError`). It stays where it stood,
+   * right behind the last ticket asked, and is never overtaken from here on.
+   */
   takeUnsent(): Ticket | null {
-    const ticket = this.firstUnsent;
-    if (ticket !== null) this.firstUnsent = ticket.nextWaiter as Ticket | null;
+    const ticket = (this.lastAsked === null ? this.queue.head : this.lastAsked.nextWaiter) as Ticket | null;
+    if (ticket === null) return null;
+    this.queue.remove(ticket);
+    ticket.priority = ASKED; // the queue files a waiter by its priority: changed only while out of it
+    this.queue.push(ticket); // the end of the ASKED run: the place it just left
+    this.lastAsked = ticket;
     return ticket;
   }
 
@@ -76,7 +87,7 @@ export class TicketQueue {
 
   /** Takes a ticket out of the queue (granted or withdrawn): it is `done`. */
   remove(ticket: Ticket): void {
-    if (this.firstUnsent === ticket) this.firstUnsent = ticket.nextWaiter as Ticket | null;
+    if (this.lastAsked === ticket) this.lastAsked = ticket.previousWaiter as Ticket | null;
     this.queue.remove(ticket);
     this.byWaiter.delete(ticket.waiter);
     this.enter(ticket, 'done');

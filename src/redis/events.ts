@@ -27,6 +27,12 @@ export interface RedisTokenBucketStats extends LimiterStats {
   readonly timeouts: number;
   /** Whether Redis is currently treated as failing (values go to `onStoreError`, one probe at a time). */
   readonly degraded: boolean;
+  /**
+   * Tokens owed in the shared count, as last reported and refilled since (an estimate): debits
+   * not yet paid back and reservations made ahead, of every process; refill pays them back
+   * before a newcomer's reservation falls due.
+   */
+  readonly debt: number;
 }
 
 /** Where a grant came from. */

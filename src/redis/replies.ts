@@ -58,7 +58,16 @@ export function parseRefundReply(reply: unknown, key: string, capacity: number):
 
 /** Reads the adjust script's reply: tokens, base, ahead. */
 export function parseAdjustReply(reply: unknown, key: string, capacity: number): CountReply {
-  const fields = new ReplyFields('adjust', key, reply, 3);
+  return parseCountReply('adjust', reply, key, capacity);
+}
+
+/** Reads the settle script's reply (debit or refund): tokens, base, ahead. */
+export function parseSettleReply(reply: unknown, key: string, capacity: number): CountReply {
+  return parseCountReply('settle', reply, key, capacity);
+}
+
+function parseCountReply(script: string, reply: unknown, key: string, capacity: number): CountReply {
+  const fields = new ReplyFields(script, key, reply, 3);
   const tokens = Math.min(fields.number(0, 'tokens'), capacity);
   fields.numeral(1, 'base');
   return { tokens, ahead: fields.number(2, 'ahead', 0) };

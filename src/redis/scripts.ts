@@ -4,6 +4,7 @@ import {
   parseAdjustReply,
   parseRefundReply,
   parseReserveReply,
+  parseSettleReply,
   type CountReply,
   type RefundReply,
   type Reservation,
@@ -14,14 +15,20 @@ import {
 export type RedisClient = Redis | Cluster;
 
 /**
- * The bucket's state is one hash per key, three fields:
+ * The bucket's state is one hash per key, three fields (two more once a value is reserved ahead):
  * - `base`: whole seconds of the clock when the state was created. Every time below is in
  *   µs since `base`, which keeps it small enough for exact float arithmetic (an epoch in
  *   µs, ~1.7e15, has a float spacing of 0.25 µs).
  * - `ts`: the time `tokens` refers to. It never moves backwards; it is ahead of the clock
- *   during a pause (nothing is granted before it), or when a client's clock is behind.
- * - `tokens`: the count at `ts`; negative while grants are reserved ahead (a debt that
- *   refill pays back first).
+ *   during a pause (nothing is granted before it), after a refund deferred behind pending
+ *   reservations (see the settle script), or when a client's clock is behind.
+ * - `tokens`: the count at `ts`; negative while grants are reserved ahead, or after a debit
+ *   (a debt that refill pays back first).
+ * - `last`, `lastCost`: when the latest reservation made ahead falls due (µs since `base`),
+ *   and the cost due then (several fall due together at the end of a pause). No reservation
+ *   is pending after `last`, nor after the instant the count is paid back to zero; `lastCost`
+ *   may overstate what is still due (a returned reservation leaves it as it was). Written by
+ *   the reserve script, read by the settle script (a refund must not land beside them).
  * A `PEXPIRE` equal to the time to refill to full makes an idle key vanish exactly when it
  * would read as a full bucket anyway.
  *
@@ -32,6 +39,8 @@ const PROLOGUE = `
 -- Redis 3.2 to 4 refuse writes after TIME unless effects are replicated (the default from 5 on).
 if redis.replicate_commands then redis.replicate_commands() end
 local function fmt(x) return string.format('%.17g', x) end
+-- Two instants computed apart are the same within float noise (and 1 ns).
+local function same(a, b) return math.abs(a - b) <= 1e-3 + math.abs(b) * 1e-12 end
 local capacity = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
 local clock
@@ -39,8 +48,9 @@ if ARGV[3] == '' then clock = redis.call('TIME') else clock = {ARGV[3], ARGV[4]}
 -- TIME's microseconds are not zero-padded ("5" is 5 us): add the parts, never concatenate them.
 local seconds = tonumber(clock[1])
 local micros = tonumber(clock[2])
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'base')
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'base', 'last', 'lastCost')
 local tokens, ts, base = tonumber(state[1]), tonumber(state[2]), tonumber(state[3])
+local last, lastCost = tonumber(state[4]), tonumber(state[5])
 local fresh = tokens == nil or ts == nil or base == nil
 local now
 if fresh then
@@ -48,6 +58,7 @@ if fresh then
   now = micros
   tokens = capacity
   ts = now
+  last = nil
 else
   now = (seconds - base) * 1000000 + micros
 end
@@ -56,8 +67,9 @@ local at = now
 if ts > at then at = ts end
 if at > ts then tokens = tokens + (at - ts) * rate end
 if tokens > capacity then tokens = capacity end
-local function save(count, when)
-  redis.call('HSET', KEYS[1], 'tokens', fmt(count), 'ts', fmt(when), 'base', fmt(base))
+-- Writes the count at \`when\` (and any further field, value pairs) and the TTL.
+local function save(count, when, ...)
+  redis.call('HSET', KEYS[1], 'tokens', fmt(count), 'ts', fmt(when), 'base', fmt(base), ...)
   local ttl = math.ceil((when - now + (capacity - count) / rate) / 1000) + 1
   if ttl > 1e15 then ttl = 1e15 end
   redis.call('PEXPIRE', KEYS[1], fmt(ttl))
@@ -82,7 +94,14 @@ if after < -capacity * 1e-12 then wait = wait - after / rate end
 if maxWait >= 0 and wait > maxWait then
   return {0, fmt(wait), fmt(now + wait), fmt(tokens), fmt(base), fmt(at - now)}
 end
-save(after, at)
+if wait > 0 then
+  local due = now + wait
+  local dueCost = cost
+  if last ~= nil and same(due, last) then dueCost = cost + (lastCost or 0) end
+  save(after, at, 'last', fmt(due), 'lastCost', fmt(dueCost))
+else
+  save(after, at)
+end
 return {1, fmt(wait), fmt(now + wait), fmt(after), fmt(base), fmt(at - now)}
 `;
 
@@ -103,7 +122,7 @@ for i = 5, #ARGV, 3 do
   if tokens < 0 then paidOffAt = at - tokens / rate end
   if fresh or tonumber(ARGV[i]) ~= base or due <= now then
     -- expired and recreated (so nothing is owed), or already due: nothing to return
-  elseif math.abs(paidOffAt - due) <= 1e-3 + due * 1e-12 then
+  elseif same(paidOffAt, due) then
     tokens = tokens + cost
     returned = returned + cost
   else
@@ -141,6 +160,40 @@ save(tokens, at)
 return {fmt(tokens), fmt(base), fmt(at - now)}
 `;
 
+/**
+ * Settle: takes `amount` tokens (a debit, `amount` > 0), into debt if need be, or gives
+ * `-amount` back (a refund), never above capacity; at `at` (now, or the end of a pause) or
+ * later, so `ts` never moves backwards. A debit simply lowers the count: refill pays it back
+ * before any later reservation falls due, and the TTL grows with the debt, so the key cannot
+ * vanish (forgiving the debt) before it is paid; reservations already made keep their times.
+ * The count leaves out the reservations still pending, and a refund must not let a newcomer
+ * be granted beside them beyond the burst: while some are pending (`last` is not past, and
+ * the count is not paid off by now), it applies when the last of them falls due, after them,
+ * up to `capacity - lastCost`. Nothing could be granted before that instant anyway, so `ts`
+ * moves there, as during a pause. If `last` is later than the instant the count is paid off
+ * (the latest were returned), it applies at that instant, paying back only debt (what falls
+ * due then is unknown). With nothing pending, it applies now, paying a debt back first.
+ * ARGV: capacity, tokens per µs, clock seconds, clock µs, amount (> 0 debit, < 0 refund).
+ * Reply: tokens (at `at`), base, µs from now to `at`.
+ */
+export const SETTLE_SCRIPT = `${PROLOGUE}
+local amount = tonumber(ARGV[5])
+local room = capacity
+local paidOffAt = at
+if tokens < 0 then paidOffAt = at - tokens / rate end
+if amount < 0 and paidOffAt > now and last ~= nil and last >= at then
+  local due, dueCost = last, lastCost or capacity
+  if last > paidOffAt and not same(last, paidOffAt) then due, dueCost = paidOffAt, capacity end
+  tokens = tokens + (due - at) * rate
+  at = due
+  room = capacity - dueCost
+end
+local after = tokens - amount
+if after > room then after = math.max(tokens, room) end
+save(after, at)
+return {fmt(after), fmt(base), fmt(at - now)}
+`;
+
 /** A Lua script with its SHA1, the name `EVALSHA` knows it by. */
 interface LuaScript {
   readonly source: string;
@@ -154,6 +207,7 @@ function lua(source: string): LuaScript {
 const RESERVE = lua(RESERVE_SCRIPT);
 const REFUND = lua(REFUND_SCRIPT);
 const ADJUST = lua(ADJUST_SCRIPT);
+const SETTLE = lua(SETTLE_SCRIPT);
 
 /** The clock argument pair: empty for the server's `TIME`, else whole seconds and µs. */
 export type ClockReading = readonly [seconds: string, micros: string];
@@ -203,6 +257,11 @@ export class BucketScripts {
   adjust(key: string, limits: ScriptLimits, clock: ClockReading, cap: number | undefined, pauseMicros: number): Promise<CountReply> {
     const args = [cap === undefined ? '' : String(cap), String(pauseMicros)];
     return this.run(ADJUST, key, limits, clock, args).then((reply) => parseAdjustReply(reply, key, limits.capacity));
+  }
+
+  /** Takes `amount` tokens (> 0, a debit, into debt if need be) or gives `-amount` back (< 0, a refund); returns the count after. */
+  settle(key: string, limits: ScriptLimits, clock: ClockReading, amount: number): Promise<CountReply> {
+    return this.run(SETTLE, key, limits, clock, [String(amount)]).then((reply) => parseSettleReply(reply, key, limits.capacity));
   }
 
   private run(script: LuaScript, key: string, limits: ScriptLimits, clock: ClockReading, rest: readonly string[]): Promise<unknown> {

@@ -17,6 +17,13 @@ export type TicketState =
   | 'done';
 
 /**
+ * The queue level of a ticket once it has been asked of Redis (or handed to `onStoreError`):
+ * above every waiter's priority (those are finite), so it is never overtaken. Its place, and
+ * its reservation's time in Redis, are fixed from then on.
+ */
+export const ASKED = Number.POSITIVE_INFINITY;
+
+/**
  * A waiter's place in a Redis bucket's queue, and what Redis answered for it. It carries
  * the queue links, so the operator's waiter is never linked into two queues at once.
  */
@@ -25,6 +32,11 @@ export class Ticket implements Waiter {
   previousWaiter: Waiter | null = null;
   nextWaiter: Waiter | null = null;
   state: TicketState = 'unsent';
+  /**
+   * Where it stands in its bucket's queue: its waiter's priority while `unsent` (higher goes
+   * first, FIFO within a level), then `ASKED`. Changed only while out of the queue.
+   */
+  priority: number;
   cancelled = false;
   source: GrantSource = 'store';
   /** Local time (scheduler clock) the reservation falls due. */
@@ -38,7 +50,9 @@ export class Ticket implements Waiter {
     readonly waiter: Waiter,
     readonly cost: number,
     readonly maxWait: number,
-  ) {}
+  ) {
+    this.priority = waiter.priority ?? 0;
+  }
   /** What is left at `now` of the ticket's `maxWait`, counted from its arrival (Infinity: any wait). */
   waitLeft(now: number): number {
     return this.maxWait === Infinity ? Infinity : Math.max(0, this.maxWait - (now - this.queuedAt));

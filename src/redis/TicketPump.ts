@@ -1,0 +1,94 @@
+import type { SchedulerLike } from 'rxjs';
+import { SingleTimer } from '../waiting/SingleTimer';
+import type { LocalFallback } from './LocalFallback';
+import type { ReserveCalls } from './ReserveCalls';
+import type { StoreHealth } from './StoreHealth';
+import type { TicketQueue } from './TicketQueue';
+import type { Ticket } from './tickets';
+
+/**
+ * The run loop of a Redis bucket's queue: asks Redis for the first unsent tickets (by
+ * priority, then arrival) while fewer than `maxInFlight` are active, grants the heads in
+ * queue order as they may go, then aims the two timers: its own, at the head's reservation,
+ * and the calls' timeout timer. Re-entrant runs (from a grant, an answer, a local grant)
+ * fold into the running one.
+ */
+export class TicketPump {
+  /** Aimed at the head's reservation: the only grant timer while values wait. */
+  private readonly grantTimer: SingleTimer;
+  private running = false;
+  private again = false;
+
+  constructor(
+    private readonly tickets: TicketQueue,
+    private readonly maxInFlight: number,
+    private readonly health: StoreHealth,
+    private readonly calls: ReserveCalls,
+    /** The local share, under `onStoreError: 'local'` (else null). */
+    private readonly fallback: LocalFallback | null,
+    private readonly clock: () => number,
+    scheduler: SchedulerLike,
+    /** Counts and reports a grant, before its waiter hears of it. */
+    private readonly noteGrant: (ticket: Ticket, now: number) => void,
+  ) {
+    this.grantTimer = new SingleTimer(scheduler, () => this.run());
+  }
+
+  /** Whether the grant timer is scheduled. */
+  get timerScheduled(): boolean {
+    return this.grantTimer.scheduled;
+  }
+
+  /** Sends what may be sent, grants what may be granted, then aims the timers. */
+  run(): void {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    try {
+      do {
+        this.again = false;
+        this.sendWaiting();
+        this.grantHeads();
+      } while (this.again);
+    } finally {
+      this.running = false;
+    }
+    const head = this.tickets.head;
+    if (head !== null && head.state === 'reserved') this.grantTimer.aim(head.dueAt);
+    else this.grantTimer.clear();
+    this.calls.aimTimer();
+  }
+
+  /** Moves unsent tickets on while fewer than `maxInFlight` are active: asked of Redis, or given to `onStoreError`. */
+  private sendWaiting(): void {
+    while (this.tickets.active < this.maxInFlight) {
+      const ticket = this.tickets.takeUnsent();
+      if (ticket === null) return;
+      // A value that takes nothing need not be asked of Redis.
+      if (ticket.cost === 0) this.tickets.enter(ticket, 'ready');
+      else if (this.health.maySend()) this.calls.send(ticket);
+      else this.health.apply(ticket);
+    }
+  }
+
+  /** Grants heads in queue order while they may go: reserved and due, ready, or granted by the local share. */
+  private grantHeads(): void {
+    for (let head = this.tickets.head; head !== null; head = this.tickets.head) {
+      const now = this.clock();
+      if (head.state === 'reserved') {
+        if (head.dueAt > now) return;
+      } else if (head.state === 'local') {
+        if (head.localWaiter === null) this.fallback!.ask(head, now);
+        return; // the local grant makes it ready and runs the loop again
+      } else if (head.state !== 'ready') {
+        return;
+      }
+      this.tickets.remove(head);
+      this.again = true; // a slot for another call is free
+      this.noteGrant(head, now);
+      head.waiter.granted(); // may re-enter: enqueue, cancel, configure
+    }
+  }
+}
