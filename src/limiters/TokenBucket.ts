@@ -82,23 +82,12 @@ export class TokenBucket implements TokenLimiter {
     return takeFrom(this, 'TokenBucket.take', cost, options);
   }
 
-  /**
-   * Waits for `cost` tokens in this bucket's one queue — the same FIFO, and priority order, as
-   * the operators' values — and resolves with the ms waited. Rejects, taking nothing: with
-   * `signal.reason` when aborted first (at once if already aborted); with
-   * `RateLimitExceededError` (reason `'max-wait'`) when the predicted wait exceeds `maxWait`;
-   * with `TypeError`/`RangeError` for a bad cost (above capacity: it could never be granted).
-   */
+  /** Waits in this bucket's one queue (as the operators' values do) and resolves with the ms waited; see `acquireTokens`. */
   acquire(cost = 1, options: AcquireOptions = {}): Promise<number> {
     return acquireTokens(this, 'TokenBucket.acquire', cost, options);
   }
 
-  /**
-   * Waits for `options.cost` tokens (default 1), then runs `fn` and resolves with its result.
-   * `fn`'s signal aborts when `options.signal` does, also after the grant. With `actualCost`,
-   * the result's real cost is settled at once: the difference is debited (into debt if need
-   * be) or refunded. Rejects as `acquire` does, or with what `fn` threw.
-   */
+  /** Acquires `options.cost` (default 1), then runs `fn`; `actualCost` settles the real cost. See `executeWith`. */
   execute<R>(fn: (signal: AbortSignal) => R | PromiseLike<R>, options: ExecuteOptions<R> = {}): Promise<R> {
     return executeWith(this, 'TokenBucket.execute', fn, options);
   }
@@ -130,13 +119,10 @@ export class TokenBucket implements TokenLimiter {
   }
 
   /**
-   * Retunes the bucket from a server's rate-limit feedback (what `parseRateLimitHeaders`
-   * returns, or a websocket's "slow down"): `retryAfter` pauses refill for that long;
-   * `remaining` R with `resetAfter` Δ caps spending before the reset at
-   * `R·safetyFactor − inFlight` (pausing until the reset when nothing is left); a policy
-   * (`limit` per `window`) sets the rate to `limit/window·safetyFactor`. Rates stay within
-   * [minRate, maxRate] (in `refillRate` units). Reported on `events$` as `reconfigured`.
-   * Feedback with nothing usable changes nothing. Throws for a bad option, naming it.
+   * Retunes the bucket from a server's feedback (what `parseRateLimitHeaders` returns, or a
+   * websocket's "slow down"), as `planAdaptation` plans it: `retryAfter` pauses refill, a spent
+   * budget pauses until its reset, a remaining budget caps spending, a policy sets the rate
+   * (within [minRate, maxRate]). Reported as `reconfigured`; feedback with nothing usable changes nothing.
    */
   adapt(feedback: RateLimitFeedback, options: AdaptOptions = {}): void {
     const settings = checkAdaptOptions('TokenBucket.adapt', options);
@@ -151,21 +137,15 @@ export class TokenBucket implements TokenLimiter {
   }
 
   /**
-   * Takes `amount` tokens now even if the count goes below zero: a debt, which refill pays
-   * back before any waiting value is granted (`available()` reports 0 meanwhile, `stats().debt`
-   * the debt, and `timeUntil` counts it). For costs known only afterwards: an LLM call's real
-   * token usage beyond its estimate. Waiting values are re-planned at once.
+   * Takes `amount` now, into debt if need be (refill pays it back before any waiting value is
+   * granted; `available()` is 0 meanwhile, `stats().debt` shows it): a cost known afterwards.
    */
   debit(amount: number): void {
     checkAmount('TokenBucket.debit', amount);
     this.adjust('debit', amount, (now) => this.ledger.spend(amount, now));
   }
 
-  /**
-   * Gives `amount` tokens back (paying a debt first), never lifting the count above capacity:
-   * a request that failed before it reached the server, or one that used less than estimated.
-   * Waiting values are re-planned at once, and may be granted earlier.
-   */
+  /** Gives `amount` back (a debt first), never above capacity; waiting values may go earlier. */
   refund(amount: number): void {
     checkAmount('TokenBucket.refund', amount);
     this.adjust('refund', amount, (now) => this.ledger.refund(amount, now));
