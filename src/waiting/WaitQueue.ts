@@ -23,7 +23,6 @@ export interface Waiter {
 /** The waiters of one priority: a run of the queue's list, and their count and total cost. */
 interface Level {
   readonly priority: number;
-  first: Waiter;
   last: Waiter;
   count: number;
   cost: number;
@@ -67,26 +66,19 @@ export class WaitQueue {
   push(waiter: Waiter): void {
     const priority = waiter.priority ?? 0;
     const levels = this.levels;
-    const lowest = levels[levels.length - 1];
-    if (lowest !== undefined && lowest.priority === priority) {
-      this.insertAfter(waiter, lowest.last);
-      lowest.last = waiter;
-      lowest.count++;
-      lowest.cost += waiter.cost;
+    // From the lowest run up to the first of this priority or higher: nearly always the lowest itself.
+    let index = levels.length;
+    while (index > 0 && levels[index - 1]!.priority < priority) index--;
+    const above = levels[index - 1];
+    if (above !== undefined && above.priority === priority) {
+      this.insertAfter(waiter, above.last);
+      above.last = waiter;
+      above.count++;
+      above.cost += waiter.cost;
     } else {
-      let index = levels.length;
-      while (index > 0 && levels[index - 1]!.priority < priority) index--;
-      const existing = index > 0 && levels[index - 1]!.priority === priority ? levels[index - 1]! : undefined;
-      if (existing !== undefined) {
-        this.insertAfter(waiter, existing.last);
-        existing.last = waiter;
-        existing.count++;
-        existing.cost += waiter.cost;
-      } else {
-        // A new run, after the run of the next higher priority (or first of all).
-        this.insertAfter(waiter, index > 0 ? levels[index - 1]!.last : null);
-        levels.splice(index, 0, { priority, first: waiter, last: waiter, count: 1, cost: waiter.cost });
-      }
+      // A new run, after the run of the next higher priority (or first of all).
+      this.insertAfter(waiter, above === undefined ? null : above.last);
+      levels.splice(index, 0, { priority, last: waiter, count: 1, cost: waiter.cost });
     }
     this.count++;
     this.costSum += waiter.cost;
@@ -100,7 +92,6 @@ export class WaitQueue {
     if (--level.count === 0) this.levels.splice(this.levels.indexOf(level), 1);
     else {
       level.cost -= waiter.cost;
-      if (level.first === waiter) level.first = nextWaiter!;
       if (level.last === waiter) level.last = previousWaiter!;
     }
     if (previousWaiter === null) this.head = nextWaiter;
