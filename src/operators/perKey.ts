@@ -9,10 +9,10 @@ import {
 } from '../limiters/keyed/KeyedLimiter';
 import type { BucketFor } from '../limiters/keyed/KeyLimitTable';
 import type { Refusal } from '../limiters/TokenLimiter';
-import { checkKnownKeys, checkPriority } from '../shared/checks';
+import { checkKnownKeys } from '../shared/checks';
 import { describe } from '../shared/describe';
 import type { Waiter } from '../waiting/WaitQueue';
-import { checkRefusalSettings, type RefusalSettings } from './refusalSettings';
+import { checkRefusalSettings, priorityOfValue, type RefusalSettings } from './refusalSettings';
 import { observeSource } from './SourceObserver';
 import type { ThrottleByTokensConfig } from './throttleByTokens';
 import { PendingValue, WaitingStream, type PendingOwner } from './WaitingStream';
@@ -88,8 +88,6 @@ export function perKey<T, K>(
 ): MonoTypeOperatorFunction<T> {
   if (typeof keyOf !== 'function') throw new TypeError(`perKey: keyOf must be a function, got ${describe(keyOf)}`);
   checkKnownKeys('perKey', config, CONFIG_KEYS);
-  const priorityOf = config.priority ?? 0;
-  if (typeof priorityOf !== 'function') checkPriority('perKey', priorityOf);
   const settings: Settings<T, K> = checkRefusalSettings('perKey', config);
   const shared = isKeyedLimiter<K>(keyedOrBucketFor) ? keyedOrBucketFor : undefined;
   const keyedOptions: KeyedBucketsOptions<K> = {};
@@ -107,7 +105,7 @@ export function perKey<T, K>(
   return (source) =>
     new Observable<T>((subscriber) => {
       const keyed = shared ?? new KeyedBuckets(bucketFor, keyedOptions);
-      return observeSource(source, subscriber, new KeyedStream(subscriber, keyed, keyOf, settings, priorityOf));
+      return observeSource(source, subscriber, new KeyedStream(subscriber, keyed, keyOf, settings));
     });
 }
 
@@ -133,8 +131,6 @@ class KeyedStream<T, K> extends WaitingStream<T, K> {
     private readonly keyed: KeyedLimiter<K>,
     private readonly keyOf: (value: T) => K,
     protected override readonly settings: Settings<T, K>,
-    /** Where a waiting value stands in its key's queue: a constant, or a function of the value. */
-    private readonly priorityOf: number | ((value: T, index: number) => number),
   ) {
     super(subscriber, settings);
   }
@@ -150,8 +146,7 @@ class KeyedStream<T, K> extends WaitingStream<T, K> {
     try {
       key = this.keyOf(value);
       cost = typeof costOf === 'number' ? costOf : costOf(value, index);
-      const { priorityOf } = this;
-      priority = typeof priorityOf === 'number' ? priorityOf : checkPriority('perKey', priorityOf(value, index));
+      priority = priorityOfValue('perKey', this.settings.priorityOf, value, index);
       admission = this.keyed.admit(key, cost, maxWait, maxQueue, priority);
     } catch (error) {
       this.fail(error);

@@ -1,13 +1,17 @@
 import type { RefusalReason } from '../shared/errors';
-import { checkChoice, checkCostWithin, checkNumberOption } from '../shared/checks';
+import { checkChoice, checkCostWithin, checkNumberOption, checkPriority } from '../shared/checks';
 import { describe } from '../shared/describe';
 
 /** The cost of a value in tokens: a constant, or computed from the value and its index. */
 export type Cost<T> = number | ((value: T, index: number) => number);
 
+/** Where a waiting value stands in its queue (higher first): a constant, or computed from the value and its index. */
+export type Priority<T> = number | ((value: T, index: number) => number);
+
 /** The options `throttleByTokens` and `perKey` share, as the user wrote them. */
 interface RefusalConfig<T, OnDrop> {
   cost?: Cost<T>;
+  priority?: Priority<T>;
   strategy?: 'delay' | 'drop' | 'error';
   maxQueue?: number;
   maxWait?: number;
@@ -18,6 +22,8 @@ interface RefusalConfig<T, OnDrop> {
 /** What those options come to, checked once when the operator is created. */
 export interface RefusalSettings<T, OnDrop> {
   readonly costOf: Cost<T>;
+  /** A finite number (checked here), or a function whose results `priorityOf` checks. */
+  readonly priorityOf: Priority<T>;
   /** `maxWait` handed to the limiter: 0 for drop/error ("now or never"). */
   readonly maxWait: number;
   readonly maxQueue: number;
@@ -32,6 +38,8 @@ export interface RefusalSettings<T, OnDrop> {
 export function checkRefusalSettings<T, OnDrop>(owner: string, config: RefusalConfig<T, OnDrop>): RefusalSettings<T, OnDrop> {
   const costOf = config.cost ?? 1;
   if (typeof costOf !== 'function') checkCostWithin(costOf, Infinity);
+  const priorityOf = config.priority ?? 0;
+  if (typeof priorityOf !== 'function') checkPriority(owner, priorityOf);
   const strategy = checkChoice(owner, 'strategy', config.strategy ?? 'delay', ['delay', 'drop', 'error'] as const);
   const overflow = checkChoice(owner, 'overflow', config.overflow ?? 'error', ['drop', 'error'] as const);
   const maxQueue = checkNumberOption(owner, 'maxQueue', config.maxQueue ?? Infinity, 'non-negative', true);
@@ -45,10 +53,16 @@ export function checkRefusalSettings<T, OnDrop>(owner: string, config: RefusalCo
   const dropping = strategy === 'drop' || (strategy === 'delay' && overflow === 'drop');
   return {
     costOf,
+    priorityOf,
     maxWait: strategy === 'delay' ? maxWait : 0,
     maxQueue,
     refusalOutcome: dropping ? 'dropped' : 'rejected',
     refusalReason: strategy === 'delay' ? 'max-wait' : 'no-tokens',
     onDrop: config.onDrop,
   };
+}
+
+/** The priority of `value` (the `index`th): the constant, or the function's result checked finite (errors name `owner`). */
+export function priorityOfValue<T>(owner: string, priorityOf: Priority<T>, value: T, index: number): number {
+  return typeof priorityOf === 'number' ? priorityOf : checkPriority(owner, priorityOf(value, index));
 }

@@ -2,9 +2,9 @@ import { Observable, type MonoTypeOperatorFunction, type Subscriber } from 'rxjs
 import { checkBucketOptions, type TokenBucketOptions } from '../limiters/bucketOptions';
 import { TokenBucket } from '../limiters/TokenBucket';
 import { isLimiter, type Refusal, type TokenLimiter } from '../limiters/TokenLimiter';
-import { checkCostWithin, checkKnownKeys, checkPriority } from '../shared/checks';
+import { checkCostWithin, checkKnownKeys } from '../shared/checks';
 import type { RefusalReason } from '../shared/errors';
-import { checkRefusalSettings, type Cost, type RefusalSettings } from './refusalSettings';
+import { checkRefusalSettings, priorityOfValue, type Cost, type Priority, type RefusalSettings } from './refusalSettings';
 import { observeSource } from './SourceObserver';
 import { PendingValue, WaitingStream } from './WaitingStream';
 
@@ -37,7 +37,7 @@ export interface ThrottleByTokensConfig<T> {
    * past a heavier one of higher priority waiting for its tokens. Default 0 (a pipe that sets
    * none pays nothing for priorities).
    */
-  priority?: number | ((value: T, index: number) => number);
+  priority?: Priority<T>;
 }
 
 export type ThrottleStrategy = 'delay' | 'drop' | 'error';
@@ -90,15 +90,13 @@ export function throttleByTokens<T>(
 ): MonoTypeOperatorFunction<T> {
   checkKnownKeys(OWNER, config, CONFIG_KEYS);
   const settings: Settings<T> = checkRefusalSettings(OWNER, config);
-  const priority = config.priority ?? 0;
-  if (typeof priority !== 'function') checkPriority(OWNER, priority);
   const sharedLimiter = isLimiter(bucketOrOptions) ? bucketOrOptions : undefined;
   if (sharedLimiter === undefined) checkBucketOptions(bucketOrOptions as TokenBucketOptions);
 
   return (source) =>
     new Observable<T>((subscriber) => {
       const limiter = sharedLimiter ?? new TokenBucket(bucketOrOptions as TokenBucketOptions);
-      return observeSource(source, subscriber, new ThrottledStream(subscriber, limiter, settings, priority));
+      return observeSource(source, subscriber, new ThrottledStream(subscriber, limiter, settings));
     });
 }
 
@@ -113,11 +111,10 @@ class ThrottledStream<T> extends WaitingStream<T, undefined> {
     subscriber: Subscriber<T>,
     private readonly limiter: TokenLimiter,
     protected override readonly settings: Settings<T>,
-    private readonly priorityOf: number | ((value: T, index: number) => number),
   ) {
     super(subscriber, settings);
     this.constantCost = typeof settings.costOf === 'number' ? settings.costOf : Number.NaN;
-    this.constantPriority = typeof priorityOf === 'number' ? priorityOf : Number.NaN;
+    this.constantPriority = typeof settings.priorityOf === 'number' ? settings.priorityOf : Number.NaN;
   }
 
   protected arrive(value: T): void {
@@ -132,7 +129,7 @@ class ThrottledStream<T> extends WaitingStream<T, undefined> {
           cost = typeof costOf === 'number' ? costOf : costOf(value, index);
           checkCostWithin(cost, this.limiter.capacity);
         }
-        if (priority !== priority) priority = checkPriority(OWNER, (this.priorityOf as (value: T, index: number) => number)(value, index));
+        if (priority !== priority) priority = priorityOfValue(OWNER, this.settings.priorityOf, value, index);
       } catch (error) {
         this.fail(error);
         return;
