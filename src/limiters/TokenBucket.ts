@@ -2,7 +2,7 @@ import type { Observable, SchedulerLike } from 'rxjs';
 import { planAdaptation, type RateLimitFeedback } from '../arithmetic/adaptation';
 import { TokenLedger, type LedgerLimits } from '../arithmetic/TokenLedger';
 import { checkAmount, checkCostWithin } from '../shared/checks';
-import { monotonicNow, monotonicScheduler, resampleMonotonicClock } from '../waiting/monotonicScheduler';
+import { clockOf, monotonicScheduler } from '../waiting/monotonicScheduler';
 import { SingleTimer } from '../waiting/SingleTimer';
 import { WaitQueue, type Waiter } from '../waiting/WaitQueue';
 import { checkAdaptOptions, type AdaptOptions } from './adaptOptions';
@@ -47,8 +47,7 @@ export class TokenBucket implements TokenLimiter {
     const checked = checkBucketOptions(options);
     this.scheduler = options.scheduler ?? monotonicScheduler;
     const scheduler = this.scheduler;
-    if (scheduler === monotonicScheduler) resampleMonotonicClock();
-    this.clock = scheduler === monotonicScheduler ? monotonicNow : () => scheduler.now();
+    this.clock = clockOf(scheduler);
     this.ledger = new TokenLedger(checked, checked.initialTokens, this.scheduler.now());
     // A late timer's first grant is booked at the instant it was due (see drain).
     this.timer = new SingleTimer(scheduler, (dueAt) => this.drain(dueAt));

@@ -9,7 +9,7 @@ import { checkLimitsPatch } from '../limiters/limitsPatch';
 import { takeFrom, type TakeOptions } from '../limiters/TakeWaiter';
 import { TOKEN_LIMITER, type Refusal, type TokenLimiter } from '../limiters/TokenLimiter';
 import { checkAmount, checkCostWithin } from '../shared/checks';
-import { monotonicScheduler } from '../waiting/monotonicScheduler';
+import { clockOf, monotonicScheduler } from '../waiting/monotonicScheduler';
 import type { Waiter } from '../waiting/WaitQueue';
 import { BucketStore } from './BucketStore';
 import { CountChanges } from './CountChanges';
@@ -74,7 +74,7 @@ export class RedisTokenBucket implements TokenLimiter {
     const checked = checkRedisOptions(options);
     this.scheduler = options.scheduler ?? monotonicScheduler;
     const scheduler = this.scheduler;
-    this.clock = () => scheduler.now();
+    this.clock = clockOf(scheduler);
     this.key = checked.key;
     this.mirror = new CountMirror(checked, this.clock());
     const { mirror, tickets, events, clock } = this;

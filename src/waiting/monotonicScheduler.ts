@@ -90,3 +90,14 @@ export const monotonicScheduler: SchedulerLike = {
     return asyncScheduler.schedule(work, delay, state);
   },
 };
+
+/**
+ * A limiter's clock on `scheduler`, held directly so the hot path makes one call: for the
+ * default scheduler, `monotonicNow` itself, starting a new reading (a limiter built now may
+ * be used inside a `TestScheduler.run()` that began this turn); else a bound `now()`.
+ */
+export function clockOf(scheduler: SchedulerLike): () => number {
+  if (scheduler !== monotonicScheduler) return () => scheduler.now();
+  resampleMonotonicClock();
+  return monotonicNow;
+}

@@ -2,7 +2,7 @@ import type { Observable, SchedulerLike } from 'rxjs';
 import type { LedgerLimits } from '../../arithmetic/TokenLedger';
 import { checkKnownKeys, checkNumberOption, checkScheduler } from '../../shared/checks';
 import { describe } from '../../shared/describe';
-import { monotonicScheduler, resampleMonotonicClock } from '../../waiting/monotonicScheduler';
+import { monotonicScheduler } from '../../waiting/monotonicScheduler';
 import { checkBucketOptions, type TokenBucketOptions } from '../bucketOptions';
 import { checkLimitsPatch } from '../limitsPatch';
 import type { AcquireOptions } from '../acquire';
@@ -118,7 +118,6 @@ export class KeyedBuckets<K> implements KeyedLimiter<K> {
       checkKnownKeys('KeyedBuckets option "global"', global, GLOBAL_OPTION_KEYS);
       checkedGlobal = checkBucketOptions(global);
     }
-    if (scheduler === monotonicScheduler) resampleMonotonicClock();
     this.scheduler = scheduler;
     this.maxKeys = maxKeys;
     this.engine = new KeyedEngine({

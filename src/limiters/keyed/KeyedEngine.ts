@@ -1,6 +1,6 @@
 import type { SchedulerLike } from 'rxjs';
 import { checkCost } from '../../shared/checks';
-import { monotonicScheduler } from '../../waiting/monotonicScheduler';
+import { clockOf } from '../../waiting/monotonicScheduler';
 import { KeyHeap } from '../../waiting/KeyHeap';
 import { SingleTimer } from '../../waiting/SingleTimer';
 import { WaitQueue, type Waiter } from '../../waiting/WaitQueue';
@@ -48,7 +48,7 @@ export class KeyedEngine<K> implements TicketOwner<K>, ContentionOwner<K> {
 
   constructor(setup: EngineSetup<K>) {
     const scheduler = (this.scheduler = setup.scheduler);
-    this.clock = scheduler === monotonicScheduler ? monotonicScheduler.now : () => scheduler.now();
+    this.clock = clockOf(scheduler);
     const weight = setup.global === undefined ? undefined : setup.weight; // nothing to share without a global limit
     this.registry = new KeyRegistry(setup.maxKeys, setup.table, (key, now) => this.activity.forgotten(key, now), weight);
     this.contention = setup.global === undefined ? null : new GlobalContention(setup.global, setup.quantum, this);
