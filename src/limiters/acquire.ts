@@ -1,4 +1,4 @@
-import { checkObjectOption, checkCost, checkCostWithin, checkKnownKeys, checkNumberOption, checkPriority } from '../shared/checks';
+import { checkObjectOption, checkCostWithin, checkKnownKeys, checkNumberOption, checkPriority } from '../shared/checks';
 import { describe } from '../shared/describe';
 import { RateLimitExceededError } from '../shared/errors';
 import type { Waiter } from '../waiting/WaitQueue';
@@ -94,8 +94,7 @@ export function acquireTokens(
 ): Promise<number> {
   return new Promise<number>((resolve, reject) => {
     const { maxWait, priority, signal } = checkAcquireOptions(owner, options, knownKeys);
-    if (port.capacity === Infinity) checkCost(cost);
-    else checkCostWithin(cost, port.capacity);
+    checkCostWithin(cost, port.capacity);
     if (signal?.aborted === true) {
       reject(signal.reason);
       return;
@@ -138,8 +137,16 @@ function settleActualCost(port: AcquirePort, owner: string, taken: number, real:
       `${owner}: actualCost must return a finite number >= 0, got ${describe(real)}`,
     );
   }
-  if (real > taken) port.debit!(real - taken);
-  else if (real < taken) port.refund!(taken - real);
+  settleDifference(port as Settling, taken, real);
+}
+
+/** A limiter that can settle a cost known afterwards. */
+export type Settling = Required<Pick<AcquirePort, 'debit' | 'refund'>>;
+
+/** Debits what `real` exceeds `taken` by (into debt if need be), or refunds what it falls short by. */
+export function settleDifference(limiter: Settling, taken: number, real: number): void {
+  if (real > taken) limiter.debit(real - taken);
+  else if (real < taken) limiter.refund(taken - real);
 }
 
 function checkAcquireOptions(

@@ -3,6 +3,7 @@
  * and the difference to what its request has been charged is debited (into debt if need be)
  * or refunded at once; a throttled attempt, which the server did not count, is given back.
  */
+import { settleDifference } from '../../limiters/acquire';
 import { describe } from '../../shared/describe';
 import type { Attempt } from './Attempt';
 import type { AdaptableLimiter } from './config';
@@ -31,11 +32,10 @@ export class CostSettlement<T, R> {
     if (!Number.isFinite(target)) {
       throw new RangeError(`adaptiveThrottle: actualCost's costs for value #${attempt.index} add up to ${describe(target)}`);
     }
-    const difference = target - attempt.charged;
+    const charged = attempt.charged;
     attempt.charged = target;
     attempt.results++;
-    if (difference > 0) this.bucket.debit(difference);
-    else if (difference < 0) this.bucket.refund(-difference);
+    settleDifference(this.bucket, charged, target);
   }
 
   /**
