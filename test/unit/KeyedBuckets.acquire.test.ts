@@ -5,12 +5,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Subject } from 'rxjs';
-import { TestScheduler } from 'rxjs/testing';
+import type { TestScheduler } from 'rxjs/testing';
 import { KeyedBuckets, type KeyedBucketsOptions } from '../../src/limiters/keyed/KeyedBuckets';
 import type { BucketFor } from '../../src/limiters/keyed/KeyLimitTable';
 import { TokenBucket } from '../../src/limiters/TokenBucket';
 import { perKey } from '../../src/operators/perKey';
 import { RateLimitExceededError } from '../../src/shared/errors';
+import { handDrivenScheduler, settled } from '../support/promises';
 
 /** Every key: capacity 1, 1 token / 10 ms. */
 const oneEvery10 = { capacity: 1, refillRate: 1, interval: 10 };
@@ -19,26 +20,9 @@ type Options = Omit<KeyedBucketsOptions<string>, 'scheduler'>;
 
 /** A `KeyedBuckets` on a TestScheduler driven by hand; `options` may be made with that scheduler (for a global `TokenBucket` on it). */
 function virtualKeyed(bucketFor: BucketFor<string> = oneEvery10, options: Options | ((ts: TestScheduler) => Options) = {}) {
-  const ts = new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
+  const { ts, flushTo } = handDrivenScheduler();
   const keyed = new KeyedBuckets<string>(bucketFor, { ...(typeof options === 'function' ? options(ts) : options), scheduler: ts });
-  /** Runs every action due up to `frame` and lets the settled promises' callbacks run. */
-  const flushTo = async (frame: number): Promise<void> => {
-    ts.schedule(() => undefined, frame - ts.now());
-    ts.maxFrames = frame;
-    ts.flush();
-    for (let i = 0; i < 5; i++) await Promise.resolve();
-  };
   return { ts, keyed, flushTo };
-}
-
-/** Records how a promise settled, without awaiting it. */
-function settled<T>(promise: Promise<T>): { value?: T; error?: unknown; done: boolean } {
-  const state: { value?: T; error?: unknown; done: boolean } = { done: false };
-  promise.then(
-    (value) => Object.assign(state, { value, done: true }),
-    (error: unknown) => Object.assign(state, { error, done: true }),
-  );
-  return state;
 }
 
 describe('KeyedBuckets.acquire: every key capacity 1, 1 token / 10 ms', () => {

@@ -5,32 +5,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Observable, Subject } from 'rxjs';
-import { TestScheduler } from 'rxjs/testing';
 import { TokenBucket } from '../../src/limiters/TokenBucket';
 import { throttleByTokens } from '../../src/operators/throttleByTokens';
 import { RateLimitExceededError } from '../../src/shared/errors';
+import { handDrivenScheduler, settled } from '../support/promises';
 
 function virtualBucket(options: { capacity: number; refillRate: number; interval: number; initialTokens?: number }) {
-  const ts = new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
+  const { ts, flushTo } = handDrivenScheduler();
   const bucket = new TokenBucket({ ...options, scheduler: ts });
-  /** Runs every action due up to `frame` and lets the settled promises' callbacks run. */
-  const flushTo = async (frame: number): Promise<void> => {
-    ts.schedule(() => undefined, frame - ts.now());
-    ts.maxFrames = frame;
-    ts.flush();
-    for (let i = 0; i < 5; i++) await Promise.resolve();
-  };
   return { ts, bucket, flushTo };
-}
-
-/** Records how a promise settled, without awaiting it. */
-function settled<T>(promise: Promise<T>): { value?: T; error?: unknown; done: boolean } {
-  const state: { value?: T; error?: unknown; done: boolean } = { done: false };
-  promise.then(
-    (value) => Object.assign(state, { value, done: true }),
-    (error: unknown) => Object.assign(state, { error, done: true }),
-  );
-  return state;
 }
 
 describe('acquire: capacity 1, 1 token / 10 ms', () => {
