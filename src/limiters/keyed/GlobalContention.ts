@@ -28,6 +28,8 @@ export class GlobalContention<K> implements GateClient {
   readonly ring = new DeficitRoundRobin<KeyEntry<K>>();
   /** The key whose head holds the gate's one outstanding request. */
   requesting: KeyEntry<K> | null = null;
+  /** The head value the outstanding request is for. */
+  private requestedHead: Waiter | null = null;
 
   /** The global limit: any `TokenLimiter` asked one request at a time, or a ledger held here. */
   readonly gate: GlobalGate;
@@ -60,6 +62,7 @@ export class GlobalContention<K> implements GateClient {
         continue;
       }
       this.requesting = entry;
+      this.requestedHead = head;
       gate.request(head.cost, owner.clock()); // a limiter may grant at once, through globalGranted
     }
   }
@@ -77,7 +80,16 @@ export class GlobalContention<K> implements GateClient {
   /** Withdraws the outstanding request (its key's head left, or no longer covers itself). */
   withdrawRequest(): void {
     this.requesting = null;
+    this.requestedHead = null;
     this.gate.cancel();
+  }
+
+  /**
+   * Withdraws `entry`'s request if its head is no longer the value it was made for (that value
+   * left, failed, or a higher priority went ahead of it): the next round asks for the new head.
+   */
+  keepRequestFor(entry: KeyEntry<K>, head: Waiter | null): void {
+    if (this.requesting === entry && this.requestedHead !== head) this.withdrawRequest();
   }
 
   /** Leaves the round for a key that stopped contending, withdrawing its request if it held it. */
@@ -108,6 +120,7 @@ export class GlobalContention<K> implements GateClient {
   private grantRequested(): void {
     const entry = this.requesting!;
     this.requesting = null;
+    this.requestedHead = null;
     const head = entry.queue!.head!;
     const now = this.owner.clock();
     // Its own tokens covered the head when it asked and only grew since (configure withdraws
@@ -124,6 +137,7 @@ export class GlobalContention<K> implements GateClient {
     const entry = this.requesting;
     if (entry === null) return null;
     this.requesting = null;
+    this.requestedHead = null;
     const head = entry.queue!.head!;
     entry.queue!.remove(head);
     this.owner.reposition(entry, this.owner.clock());

@@ -165,15 +165,10 @@ export class KeyedBuckets<K> implements KeyedLimiter<K> {
     const entry = engine.registry.get(key);
     const now = engine.clock();
     if (entry === undefined || entry.remote) return;
-    const contention = engine.contention;
-    const requestedHead = contention?.requesting === entry ? entry.queue!.head : null;
     entry.reconfigure(limits, now);
     const failing = entry.queue === null ? [] : entry.queue.toArray().filter((waiter) => waiter.cost > limits.capacity);
     for (const waiter of failing) entry.queue!.remove(waiter);
-    if (requestedHead !== null) {
-      const head = entry.queue!.head;
-      if (head !== requestedHead || head === null || entry.timeUntil(head.cost, now) > 0) contention!.withdrawRequest();
-    }
+    // Re-plans the key, withdrawing its global request if its head changed or no longer covers itself.
     engine.reposition(entry, now, true);
     if (engine.activity.events.observers > 0) {
       engine.activity.events.emit({

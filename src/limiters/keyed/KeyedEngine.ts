@@ -129,7 +129,6 @@ export class KeyedEngine<K> implements TicketOwner<K>, ContentionOwner<K> {
       if (queue === null) return;
       const wasHead = queue.head === waiter;
       if (!queue.remove(waiter)) return;
-      if (wasHead && this.contention?.requesting === entry) this.contention.withdrawRequest();
       if (!wasHead) {
         this.activity.cancelled(entry, waiter, now);
         return;
@@ -195,6 +194,7 @@ export class KeyedEngine<K> implements TicketOwner<K>, ContentionOwner<K> {
   reposition(entry: KeyEntry<K>, now: number, reaim = false): void {
     const head = entry.queue === null ? null : entry.queue.head;
     const contention = this.contention;
+    contention?.keepRequestFor(entry, head);
     if (entry.remote) {
       if (head !== null) contention!.ring.join(entry);
       else {
@@ -229,14 +229,9 @@ export class KeyedEngine<K> implements TicketOwner<K>, ContentionOwner<K> {
 
   private pushWaiter(entry: KeyEntry<K>, waiter: Waiter, queuedAt: number): void {
     const queue = entry.queue ?? (entry.queue = new WaitQueue());
-    const head = queue.head;
     queue.push(waiter);
     waiter.queuedAt = queuedAt;
-    if (queue.head === waiter) {
-      // A higher priority went ahead of the head holding the global request: ask again, for it.
-      if (head !== null && this.contention?.requesting === entry) this.contention.withdrawRequest();
-      this.reposition(entry, this.clock());
-    }
+    if (queue.head === waiter) this.reposition(entry, this.clock());
     this.activity.queued(entry, waiter, queue, this.clock());
   }
 
