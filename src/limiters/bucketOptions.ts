@@ -26,16 +26,31 @@ export type CheckedBucketOptions = LedgerLimits & { readonly initialTokens: numb
 
 const OPTION_KEYS = ['capacity', 'refillRate', 'interval', 'initialTokens', 'scheduler'] as const;
 
-/** Validates a bucket's options once; the error names the option and the value. */
-export function checkBucketOptions(options: TokenBucketOptions): CheckedBucketOptions {
-  checkKnownKeys('TokenBucket', options, OPTION_KEYS);
-  const capacity = checkNumberOption('TokenBucket', 'capacity', options.capacity, 'positive');
-  const refillRate = checkNumberOption('TokenBucket', 'refillRate', options.refillRate, 'positive');
-  const interval = checkNumberOption('TokenBucket', 'interval', options.interval ?? 1000, 'positive');
-  const initialTokens = checkNumberOption('TokenBucket', 'initialTokens', options.initialTokens ?? capacity, 'non-negative');
-  if (initialTokens > capacity) {
-    throw new RangeError(`TokenBucket option "initialTokens" (${initialTokens}) exceeds capacity ${capacity}`);
+/** Options of the operators, which users put into the bucket's options by mistake. */
+const OPERATOR_OPTION_KEYS: readonly string[] = ['cost', 'strategy', 'maxQueue', 'maxWait', 'overflow', 'onDrop', 'priority'];
+
+/** Where an option found among a bucket's options belongs instead, if it is a known mistake. */
+export function misplacedBucketOption(key: string): string | undefined {
+  if (key === 'bucket') return 'pass the bucket itself (a TokenBucket) or its options { capacity, refillRate }, not { bucket }';
+  if (OPERATOR_OPTION_KEYS.includes(key)) {
+    return `"${key}" is an option of the operator, not of the bucket: write throttleByTokens(bucket, { ${key} }) or perKey(keyOf, limits, { ${key} })`;
   }
-  checkScheduler('TokenBucket', options.scheduler);
+  return undefined;
+}
+
+/**
+ * Validates a bucket's options once; the error names `owner` (default `TokenBucket`; an
+ * operator given bucket options names itself: `throttleByTokens bucket`), the option and the value.
+ */
+export function checkBucketOptions(options: TokenBucketOptions, owner = 'TokenBucket'): CheckedBucketOptions {
+  checkKnownKeys(owner, options, OPTION_KEYS, misplacedBucketOption);
+  const capacity = checkNumberOption(owner, 'capacity', options.capacity, 'positive');
+  const refillRate = checkNumberOption(owner, 'refillRate', options.refillRate, 'positive');
+  const interval = checkNumberOption(owner, 'interval', options.interval ?? 1000, 'positive');
+  const initialTokens = checkNumberOption(owner, 'initialTokens', options.initialTokens ?? capacity, 'non-negative');
+  if (initialTokens > capacity) {
+    throw new RangeError(`${owner} option "initialTokens" (${initialTokens}) exceeds capacity ${capacity}`);
+  }
+  checkScheduler(owner, options.scheduler);
   return { capacity, refillRate, interval, initialTokens };
 }

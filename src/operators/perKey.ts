@@ -8,11 +8,11 @@ import {
   type KeyedWaiter,
 } from '../limiters/keyed/KeyedLimiter';
 import type { BucketFor } from '../limiters/keyed/KeyLimitTable';
-import type { Refusal } from '../limiters/TokenLimiter';
+import { isLimiter, type Refusal } from '../limiters/TokenLimiter';
 import { checkKnownKeys } from '../shared/checks';
 import { describe } from '../shared/describe';
 import type { Waiter } from '../waiting/WaitQueue';
-import { checkRefusalSettings, priorityOfValue, type RefusalSettings } from './refusalSettings';
+import { checkRefusalSettings, costOfValue, priorityOfValue, type RefusalSettings } from './refusalSettings';
 import { observeSource } from './SourceObserver';
 import type { ThrottleByTokensConfig } from './throttleByTokens';
 import { PendingValue, WaitingStream, type PendingOwner } from './WaitingStream';
@@ -89,6 +89,12 @@ export function perKey<T, K>(
   if (typeof keyOf !== 'function') throw new TypeError(`perKey: keyOf must be a function, got ${describe(keyOf)}`);
   checkKnownKeys('perKey', config, CONFIG_KEYS);
   const settings: Settings<T, K> = checkRefusalSettings('perKey', config);
+  if (isLimiter(keyedOrBucketFor)) {
+    throw new TypeError(
+      'perKey: the second argument is one TokenBucket, which every key would share; pass the limits of each key ' +
+        '({ capacity, refillRate }: a bucket per key), a KeyedBuckets, or (key) => limits or a limiter of its own',
+    );
+  }
   const shared = isKeyedLimiter<K>(keyedOrBucketFor) ? keyedOrBucketFor : undefined;
   const keyedOptions: KeyedBucketsOptions<K> = {};
   for (const option of KEYED_OPTION_KEYS) {
@@ -145,7 +151,13 @@ class KeyedStream<T, K> extends WaitingStream<T, K> {
     const index = this.index++;
     try {
       key = this.keyOf(value);
-      cost = typeof costOf === 'number' ? costOf : costOf(value, index);
+      // A missing key would put every such value silently into one shared bucket.
+      if (key === undefined || key === null) {
+        throw new TypeError(
+          `perKey: keyOf returned ${String(key)} for value #${index}; return a key (a string, a number...) for every value`,
+        );
+      }
+      cost = costOfValue('perKey', costOf, value, index, Infinity); // the key's capacity is checked by admit
       priority = priorityOfValue('perKey', this.settings.priorityOf, value, index);
       admission = this.keyed.admit(key, cost, maxWait, maxQueue, priority);
     } catch (error) {

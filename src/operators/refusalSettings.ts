@@ -1,5 +1,5 @@
 import type { RefusalReason } from '../shared/errors';
-import { checkChoice, checkCostWithin, checkNumberOption, checkPriority } from '../shared/checks';
+import { checkChoice, checkNumberOption, checkPriority } from '../shared/checks';
 import { describe } from '../shared/describe';
 
 /** The cost of a value in tokens: a constant, or computed from the value and its index. */
@@ -37,7 +37,7 @@ export interface RefusalSettings<T, OnDrop> {
 /** Checks the shared options; errors name the operator (`owner`) and the option. */
 export function checkRefusalSettings<T, OnDrop>(owner: string, config: RefusalConfig<T, OnDrop>): RefusalSettings<T, OnDrop> {
   const costOf = config.cost ?? 1;
-  if (typeof costOf !== 'function') checkCostWithin(costOf, Infinity);
+  if (typeof costOf !== 'function') checkConstantCost(owner, costOf);
   const priorityOf = config.priority ?? 0;
   if (typeof priorityOf !== 'function') checkPriority(owner, priorityOf);
   const strategy = checkChoice(owner, 'strategy', config.strategy ?? 'delay', ['delay', 'drop', 'error'] as const);
@@ -65,4 +65,34 @@ export function checkRefusalSettings<T, OnDrop>(owner: string, config: RefusalCo
 /** The priority of `value` (the `index`th): the constant, or the function's result checked finite (errors name `owner`). */
 export function priorityOfValue<T>(owner: string, priorityOf: Priority<T>, value: T, index: number): number {
   return typeof priorityOf === 'number' ? priorityOf : checkPriority(owner, priorityOf(value, index));
+}
+
+/** The `cost` option as a constant: a finite number >= 0 (a function is checked per value, by `costOfValue`). */
+function checkConstantCost(owner: string, cost: unknown): void {
+  if (typeof cost !== 'number' || !Number.isFinite(cost) || cost < 0) {
+    throw new (typeof cost === 'number' ? RangeError : TypeError)(
+      `${owner} option "cost" must be a finite number >= 0 or a function (value, index) => number, got ${describe(cost)}`,
+    );
+  }
+}
+
+/**
+ * The cost of `value` (the `index`th): the constant, or the function's result, checked to be
+ * a finite number >= 0 that a bucket of `capacity` could ever grant. Errors name `owner` and
+ * the value's index, since a cost function that returns `undefined` for one value in a
+ * thousand is otherwise hard to find.
+ */
+export function costOfValue<T>(owner: string, costOf: Cost<T>, value: T, index: number, capacity: number): number {
+  const cost: unknown = typeof costOf === 'number' ? costOf : costOf(value, index);
+  if (typeof cost !== 'number' || !Number.isFinite(cost) || cost < 0) {
+    throw new (typeof cost === 'number' ? RangeError : TypeError)(
+      `${owner}: cost(value #${index}) returned ${describe(cost)}; the cost function must return a finite number >= 0 (tokens) for every value`,
+    );
+  }
+  if (cost > capacity) {
+    throw new RangeError(
+      `${owner}: value #${index} costs ${cost}, more than the bucket's capacity ${capacity}, so it could never be granted; raise capacity or split the value`,
+    );
+  }
+  return cost;
 }

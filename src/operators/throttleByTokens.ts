@@ -2,9 +2,10 @@ import { Observable, type MonoTypeOperatorFunction, type Subscriber } from 'rxjs
 import { checkBucketOptions, type TokenBucketOptions } from '../limiters/bucketOptions';
 import { TokenBucket } from '../limiters/TokenBucket';
 import { isLimiter, type Refusal, type TokenLimiter } from '../limiters/TokenLimiter';
-import { checkCostWithin, checkKnownKeys } from '../shared/checks';
+import { checkKnownKeys } from '../shared/checks';
+import { describe } from '../shared/describe';
 import type { RefusalReason } from '../shared/errors';
-import { checkRefusalSettings, priorityOfValue, type Cost, type Priority, type RefusalSettings } from './refusalSettings';
+import { checkRefusalSettings, costOfValue, priorityOfValue, type Cost, type Priority, type RefusalSettings } from './refusalSettings';
 import { observeSource } from './SourceObserver';
 import { PendingValue, WaitingStream } from './WaitingStream';
 
@@ -91,7 +92,14 @@ export function throttleByTokens<T>(
   checkKnownKeys(OWNER, config, CONFIG_KEYS);
   const settings: Settings<T> = checkRefusalSettings(OWNER, config);
   const sharedLimiter = isLimiter(bucketOrOptions) ? bucketOrOptions : undefined;
-  if (sharedLimiter === undefined) checkBucketOptions(bucketOrOptions as TokenBucketOptions);
+  if (sharedLimiter === undefined) {
+    if (bucketOrOptions === null || typeof bucketOrOptions !== 'object') {
+      throw new TypeError(
+        `${OWNER}: the first argument is the bucket (a TokenBucket) or its options { capacity, refillRate }, got ${describe(bucketOrOptions)}`,
+      );
+    }
+    checkBucketOptions(bucketOrOptions as TokenBucketOptions, `${OWNER} bucket`);
+  }
 
   return (source) =>
     new Observable<T>((subscriber) => {
@@ -125,10 +133,7 @@ class ThrottledStream<T> extends WaitingStream<T, undefined> {
       const { costOf } = this.settings;
       const index = this.index++;
       try {
-        if (!(cost <= this.limiter.capacity)) {
-          cost = typeof costOf === 'number' ? costOf : costOf(value, index);
-          checkCostWithin(cost, this.limiter.capacity);
-        }
+        if (!(cost <= this.limiter.capacity)) cost = costOfValue(OWNER, costOf, value, index, this.limiter.capacity);
         if (priority !== priority) priority = priorityOfValue(OWNER, this.settings.priorityOf, value, index);
       } catch (error) {
         this.fail(error);

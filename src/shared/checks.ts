@@ -35,14 +35,23 @@ export function checkNumberOption(owner: string, option: string, value: unknown,
   return value;
 }
 
-/** Throws if `options` has a key outside `known`: a typo such as `rate` would otherwise be ignored. */
-export function checkKnownKeys(owner: string, options: object, known: readonly string[]): void {
+/**
+ * Throws if `options` has a key outside `known`: a typo such as `rate` would otherwise be
+ * ignored. `misplaced` tells, for an option that belongs elsewhere, where to write it.
+ */
+export function checkKnownKeys(
+  owner: string,
+  options: object,
+  known: readonly string[],
+  misplaced?: (key: string) => string | undefined,
+): void {
   if (options === null || typeof options !== 'object') {
     throw new TypeError(`${owner} options must be an object, got ${describe(options)}`);
   }
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) {
-      throw new TypeError(`${owner} has no option "${key}" (known: ${known.join(', ')})`);
+      const hint = misplaced?.(key);
+      throw new TypeError(`${owner} has no option "${key}"${hint === undefined ? ` (known: ${known.join(', ')})` : `: ${hint}`}`);
     }
   }
 }

@@ -509,7 +509,7 @@ describe('perKey: bad input', () => {
       expectObservable(source.pipe(perKey(keyOf, oneEvery10, { cost: () => Number.NaN }))).toBe(
         '#',
         undefined,
-        new RangeError('cost must be a finite number >= 0, got NaN'),
+        new RangeError('perKey: cost(value #0) returned NaN; the cost function must return a finite number >= 0 (tokens) for every value'),
       );
       expectSubscriptions(source.subscriptions).toBe('(^!)');
     });

@@ -333,14 +333,21 @@ describe('refusals are observable: events$ and stats (capacity 1, 1 token / 10 m
 describe('bad input (capacity 3, 1 token / 10 ms)', () => {
   const options = { capacity: 3, refillRate: 1, interval: 10 };
   type Case = [label: string, cost: unknown, type: typeof TypeError | typeof RangeError, message: string];
+  const returned = (got: string): string =>
+    `throttleByTokens: cost(value #1) returned ${got}; the cost function must return a finite number >= 0 (tokens) for every value`;
   const cases: Case[] = [
-    ['negative', -1, RangeError, 'cost must be a finite number >= 0, got -1'],
-    ['NaN', Number.NaN, RangeError, 'cost must be a finite number >= 0, got NaN'],
-    ['Infinity', Infinity, RangeError, 'cost must be a finite number >= 0, got Infinity'],
-    ['-Infinity', -Infinity, RangeError, 'cost must be a finite number >= 0, got -Infinity'],
-    ['a string', '2', TypeError, 'cost must be a number, got "2"'],
-    ['undefined', undefined, TypeError, 'cost must be a number, got undefined'],
-    ['above capacity', 3.5, RangeError, 'cost 3.5 exceeds capacity 3'],
+    ['negative', -1, RangeError, returned('-1')],
+    ['NaN', Number.NaN, RangeError, returned('NaN')],
+    ['Infinity', Infinity, RangeError, returned('Infinity')],
+    ['-Infinity', -Infinity, RangeError, returned('-Infinity')],
+    ['a string', '2', TypeError, returned('"2"')],
+    ['undefined', undefined, TypeError, returned('undefined')],
+    [
+      'above capacity',
+      3.5,
+      RangeError,
+      "throttleByTokens: value #1 costs 3.5, more than the bucket's capacity 3, so it could never be granted; raise capacity or split the value",
+    ],
   ];
 
   for (const [label, cost, type, message] of cases) {
@@ -364,10 +371,14 @@ describe('bad input (capacity 3, 1 token / 10 ms)', () => {
   }
 
   it('a constant invalid cost is refused when the operator is created', () => {
-    expect(() => throttleByTokens(options, { cost: -1 })).toThrow(new RangeError('cost must be a finite number >= 0, got -1'));
+    expect(() => throttleByTokens(options, { cost: -1 })).toThrow(
+      new RangeError('throttleByTokens option "cost" must be a finite number >= 0 or a function (value, index) => number, got -1'),
+    );
     expect(() => throttleByTokens(options, { cost: Number.NaN })).toThrow(/got NaN/);
     expect(() => throttleByTokens(options, { cost: Infinity })).toThrow(/got Infinity/);
-    expect(() => throttleByTokens(options, { cost: '1' as unknown as number })).toThrow(new TypeError('cost must be a number, got "1"'));
+    expect(() => throttleByTokens(options, { cost: '1' as unknown as number })).toThrow(
+      new TypeError('throttleByTokens option "cost" must be a finite number >= 0 or a function (value, index) => number, got "1"'),
+    );
   });
 
   it('a constant cost above capacity errors the stream at the first value (it could never be granted)', () => {
@@ -377,7 +388,9 @@ describe('bad input (capacity 3, 1 token / 10 ms)', () => {
       expectObservable(source.pipe(throttleByTokens(options, { cost: 4 }))).toBe(
         expected,
         undefined,
-        new RangeError('cost 4 exceeds capacity 3'),
+        new RangeError(
+          "throttleByTokens: value #0 costs 4, more than the bucket's capacity 3, so it could never be granted; raise capacity or split the value",
+        ),
       );
       expectSubscriptions(source.subscriptions).toBe('^-!');
     });
@@ -422,8 +435,10 @@ describe('bad input (capacity 3, 1 token / 10 ms)', () => {
 
   it('invalid bucket options are refused when the operator is created, not at subscription', () => {
     expect(() => throttleByTokens({ capacity: 0, refillRate: 1 })).toThrow(
-      'TokenBucket option "capacity" must be a finite number > 0, got 0',
+      'throttleByTokens bucket option "capacity" must be a finite number > 0, got 0',
     );
-    expect(() => throttleByTokens({ capacity: 1, refillRate: 1, rate: 2 } as never)).toThrow('TokenBucket has no option "rate"');
+    expect(() => throttleByTokens({ capacity: 1, refillRate: 1, rate: 2 } as never)).toThrow(
+      'throttleByTokens bucket has no option "rate"',
+    );
   });
 });

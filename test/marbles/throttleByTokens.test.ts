@@ -363,7 +363,13 @@ describe('delay: empty, never, error and unsubscribe (capacity 2, 1 token / 10 m
         subscriber.next(2);
       });
       const throttled = source.pipe(throttleByTokens(bucket, { cost: (v: number) => (v < 0 ? Number.NaN : 1) }));
-      expectObservable(throttled).toBe('(a#)', { a: 1 }, new RangeError('cost must be a finite number >= 0, got NaN'));
+      expectObservable(throttled).toBe(
+        '(a#)',
+        { a: 1 },
+        new RangeError(
+          'throttleByTokens: cost(value #1) returned NaN; the cost function must return a finite number >= 0 (tokens) for every value',
+        ),
+      );
     });
     expect(pushedAfterError).toBe(1);
   });

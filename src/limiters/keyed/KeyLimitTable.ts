@@ -1,6 +1,6 @@
-import { checkBucketOptions, type TokenBucketOptions } from '../bucketOptions';
+import { checkBucketOptions, misplacedBucketOption, type TokenBucketOptions } from '../bucketOptions';
 import { LIMIT_KEYS } from '../limitsPatch';
-import { isLimiter, type TokenLimiter } from '../TokenLimiter';
+import { isLimiter, type TOKEN_LIMITER, type TokenLimiter } from '../TokenLimiter';
 import type { LedgerLimits } from '../../arithmetic/TokenLedger';
 import { checkKnownKeys, checkNumberOption } from '../../shared/checks';
 import { describe } from '../../shared/describe';
@@ -10,7 +10,10 @@ import { describe } from '../../shared/describe';
  * used). `initialTokens`, if given, must equal `capacity`: a key is forgotten once its
  * bucket is full again, and re-created full, so a key may not start with less.
  */
-export type KeyLimits = Omit<TokenBucketOptions, 'scheduler'>;
+export type KeyLimits = Omit<TokenBucketOptions, 'scheduler'> & {
+  /** Never set: it makes TypeScript refuse a `TokenBucket` (one bucket every key would share) where each key's limits belong. */
+  readonly [TOKEN_LIMITER]?: never;
+};
 
 /** A live change of one key's limits; omitted fields keep their value. */
 export type KeyLimitsPatch = Partial<LedgerLimits>;
@@ -66,6 +69,12 @@ export class KeyLimitTable<K> {
     bucketFor: BucketFor<K>,
     private readonly maxOverrides: number,
   ) {
+    if (isLimiter(bucketFor)) {
+      throw new TypeError(
+        'KeyedBuckets: bucketFor is one TokenBucket, which every key would share; pass the limits of each key ({ capacity, refillRate }), ' +
+          'a rule table, or (key) => limits or a limiter of its own',
+      );
+    }
     if (typeof bucketFor === 'function') {
       this.factory = bucketFor;
     } else if (bucketFor !== null && typeof bucketFor === 'object' && 'rules' in bucketFor) {
@@ -142,7 +151,7 @@ export class KeyLimitTable<K> {
 /** Validates one key's limits; errors name the place (`context`) and the option. */
 export function checkKeyLimits(limits: KeyLimits, context: string): LedgerLimits {
   try {
-    checkKnownKeys(context, limits, KEY_LIMIT_KEYS);
+    checkKnownKeys(context, limits, KEY_LIMIT_KEYS, misplacedBucketOption);
     const checked = checkBucketOptions(limits);
     if (checked.initialTokens !== checked.capacity) {
       throw new RangeError(
