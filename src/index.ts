@@ -30,7 +30,18 @@ export type { RateLimitFeedback, AdaptationPlan, AdaptationSettings } from './ar
 export type { AdaptOptions } from './limiters/adaptOptions';
 export { AimdRateSearch } from './arithmetic/aimd';
 export type { AimdSettings } from './arithmetic/aimd';
-export { parseRateLimitHeaders, parseRateLimitHeadersDetailed, MAX_RESET_MS, MAX_WINDOW_MS } from './http/parseRateLimitHeaders';
+export {
+  parseRateLimitHeaders,
+  parseRateLimitHeadersDetailed,
+  MAX_RESET_MS,
+  MAX_WINDOW_MS,
+  MIN_WINDOW_MS,
+  MAX_COUNT,
+  MAX_BUDGETS,
+  MAX_FIELD_LENGTH,
+  MAX_PROBLEMS,
+  MAX_PROBLEM_VALUE_LENGTH,
+} from './http/parseRateLimitHeaders';
 export type {
   RateLimitInfo,
   RateLimitBudget,
@@ -40,6 +51,7 @@ export type {
   HeadersLike,
   FetchHeadersLike,
   HeaderValue,
+  HeadersCarrier,
 } from './http/parseRateLimitHeaders';
 export { perKey } from './operators/perKey';
 export type { PerKeyConfig } from './operators/perKey';

@@ -1,8 +1,10 @@
 /**
  * What a server said about its rate limits, normalised from whichever headers it used.
  * All times are milliseconds; all fields are optional because every API sends a different
- * subset. Every number present is finite and >= 0, `window` is > 0, and `remaining` never
- * exceeds `limit`.
+ * subset. Every number present is finite and within a documented range, so arithmetic on
+ * it cannot overflow: `limit` and `remaining` in [0, `MAX_COUNT`] with `remaining <= limit`;
+ * `resetAfter` and `retryAfter` in [0, `MAX_RESET_MS`] (0 means "now": a caller dividing by
+ * `resetAfter` must floor it); `window` in [`MIN_WINDOW_MS`, `MAX_WINDOW_MS`], never 0.
  */
 export interface RateLimitInfo {
   /** Quota units (requests, tokens, ...) granted per window. */
@@ -39,8 +41,8 @@ export interface RateLimitInfo {
   unit?: string;
   /**
    * Every budget, when the response described more than one (requests and tokens, several
-   * policies). The top-level fields are then those of the budget that runs out first
-   * (see `parseRateLimitHeaders`).
+   * policies), up to `MAX_BUDGETS`: beyond it, the ones that run out first. The top-level
+   * fields are those of the budget that runs out first (see `parseRateLimitHeaders`).
    */
   budgets?: RateLimitBudget[];
 }
@@ -50,7 +52,11 @@ export type RateLimitBudget = RateLimitInfo & { name: string };
 
 /** A header value that was malformed, negative, absurd or contradictory, and what was done about it. */
 export interface RateLimitHeaderProblem {
-  /** Lower-case header name. */
+  /**
+   * Lower-case header name; or, for a note on the call as a whole, `(headers)`, `(now)`,
+   * `(budgets)` (how many were dropped beyond `MAX_BUDGETS`) or `(problems)` (how many more
+   * problems there were than `MAX_PROBLEMS`).
+   */
   header: string;
   /** The offending value (or the part of it at fault). */
   value: string;
@@ -98,6 +104,41 @@ export const MAX_RESET_MS = 24 * 60 * 60 * 1000;
 
 /** Longest believable policy window: 366 days. A longer `w` is ignored and reported. */
 export const MAX_WINDOW_MS = 366 * 24 * 60 * 60 * 1000;
+
+/**
+ * Shortest window reported: 1 ms (the finest an IETF `w` can state). A shorter estimated
+ * window is raised to it, so `limit / window` is at most `MAX_COUNT` per ms.
+ */
+export const MIN_WINDOW_MS = 1;
+
+/**
+ * Largest count (`limit`, `remaining`, `used`) believed: 2^53 − 1, beyond which integers are
+ * no longer exact. A larger value (`1` followed by 308 zeros) is clamped to it and reported.
+ */
+export const MAX_COUNT = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Most budgets a result lists. Beyond it the ones that run out first are kept (see
+ * `compareScarcity`), the top-level one always among them, and one problem says how many
+ * were dropped: a response cannot make the result, or the work on it, grow without bound.
+ */
+export const MAX_BUDGETS = 16;
+
+/**
+ * Longest header value read, in characters (all field lines of one name together, as
+ * joined with ", "): 64 KiB, four times what Node and undici accept for a whole response
+ * head by default. A longer value is not parsed at all, and reported.
+ */
+export const MAX_FIELD_LENGTH = 65_536;
+
+/**
+ * Most problems listed from reading the headers; one more entry says how many were left
+ * out. Each problem's `value` is cut to `MAX_PROBLEM_VALUE_LENGTH` characters.
+ */
+export const MAX_PROBLEMS = 32;
+
+/** Longest `value` of a problem, in characters; a longer one is cut and ends with "…". */
+export const MAX_PROBLEM_VALUE_LENGTH = 200;
 
 /**
  * A bare number at or above this is an epoch time in seconds rather than delta seconds:

@@ -4,7 +4,15 @@
  * that decides which budget runs out first.
  */
 import { isNoticeablyPast, report, writtenNegative, type ReadContext, type Reading } from './fieldReadings';
-import { MAX_RESET_MS, MAX_WINDOW_MS, type RateLimitBudget, type RateLimitHeaderFormat, type RateLimitInfo } from './RateLimitInfo';
+import {
+  MAX_COUNT,
+  MAX_RESET_MS,
+  MAX_WINDOW_MS,
+  MIN_WINDOW_MS,
+  type RateLimitBudget,
+  type RateLimitHeaderFormat,
+  type RateLimitInfo,
+} from './RateLimitInfo';
 
 /** One budget as the headers state it, before any check. Times are ms from now. */
 export interface BudgetDraft {
@@ -30,22 +38,30 @@ function seconds(ms: number): string {
   return `${Math.round(ms) / 1000} s`;
 }
 
+/** A count as read, clamped to `MAX_COUNT` (reported), so sums and rates of counts stay finite and exact. */
+function believableCount(context: ReadContext, count: Reading | undefined): number | undefined {
+  if (count === undefined || count.value <= MAX_COUNT) return count?.value;
+  report(context, count.header, count.raw, `${count.value} is beyond 2^53 - 1 (MAX_COUNT); clamped to it`);
+  return MAX_COUNT;
+}
+
 /**
  * Checks a draft and returns the budget it describes, or undefined when nothing usable is
  * left (no limit, remaining or window). Every value dropped or changed is reported:
  * - a negative limit is ignored (servers send -1 for "not reported"); so is a negative
  *   remaining next to it, while a negative remaining alone (an overdrawn quota) becomes 0;
  * - remaining above limit is clamped to the limit;
+ * - a count beyond `MAX_COUNT` (2^53 − 1) is clamped to it;
  * - a missing limit or remaining is derived from `used` (`limit = used + remaining`);
  * - a reset in the past becomes 0, one beyond `MAX_RESET_MS` (24 h) is clamped to it;
  * - a window <= 0 or beyond `MAX_WINDOW_MS` is ignored;
  * - a continuously refilling budget without a window gets the estimate
- *   `resetAfter * limit / (limit - remaining)`.
+ *   `resetAfter * limit / (limit - remaining)`, at least `MIN_WINDOW_MS`.
  */
 export function finishBudget(draft: BudgetDraft, context: ReadContext): RateLimitBudget | undefined {
-  let limit = draft.limit?.value;
-  let remaining = draft.remaining?.value;
-  let used = draft.used?.value;
+  let limit = believableCount(context, draft.limit);
+  let remaining = believableCount(context, draft.remaining);
+  let used = believableCount(context, draft.used);
   let resetAfter = draft.resetAfter?.value;
   let window = draft.window?.value;
 
@@ -66,7 +82,7 @@ export function finishBudget(draft: BudgetDraft, context: ReadContext): RateLimi
       remaining = 0;
     }
   }
-  if (limit === undefined && remaining !== undefined && used !== undefined) limit = used + remaining;
+  if (limit === undefined && remaining !== undefined && used !== undefined) limit = Math.min(MAX_COUNT, used + remaining);
   if (remaining === undefined && limit !== undefined && used !== undefined) remaining = Math.max(0, limit - used);
   if (limit !== undefined && remaining !== undefined && remaining > limit) {
     const source = draft.remaining ?? draft.used;
@@ -96,6 +112,9 @@ export function finishBudget(draft: BudgetDraft, context: ReadContext): RateLimi
     const issue = window > 0 ? 'window longer than 366 days; ignored' : 'window must be > 0; ignored';
     report(context, draft.window.header, draft.window.raw, issue);
     window = undefined;
+  } else if (draft.window !== undefined && window !== undefined && window < MIN_WINDOW_MS) {
+    report(context, draft.window.header, draft.window.raw, `window shorter than ${MIN_WINDOW_MS} ms; read as ${MIN_WINDOW_MS} ms`);
+    window = MIN_WINDOW_MS;
   }
   if (
     window === undefined &&
@@ -107,7 +126,7 @@ export function finishBudget(draft: BudgetDraft, context: ReadContext): RateLimi
     resetAfter > 0
   ) {
     const estimate = (resetAfter * limit) / (limit - remaining);
-    if (estimate <= MAX_WINDOW_MS) window = estimate;
+    if (estimate <= MAX_WINDOW_MS) window = Math.max(MIN_WINDOW_MS, estimate);
   }
 
   if (limit === undefined && remaining === undefined && window === undefined) return undefined;

@@ -3,7 +3,8 @@
  * the epoch-or-delta question are settled here, and every judgement is reported.
  */
 import type { HeaderFields } from './headerFields';
-import { PAST_TOLERANCE_MS, type RateLimitHeaderProblem } from './RateLimitInfo';
+import type { ProblemLog } from './ProblemLog';
+import { PAST_TOLERANCE_MS } from './RateLimitInfo';
 import { parseDecimal, parseTimeValue, splitFieldValue, type TimeValue } from './timeValues';
 
 /** The wall clock a response is read against. */
@@ -20,7 +21,7 @@ export interface ResponseClock {
 
 export interface ReadContext {
   readonly fields: HeaderFields;
-  readonly problems: RateLimitHeaderProblem[];
+  readonly problems: ProblemLog;
   readonly clock: ResponseClock;
 }
 
@@ -35,7 +36,7 @@ export interface Reading {
 export type Caution = 'lowest' | 'highest';
 
 export function report(context: ReadContext, header: string, value: string, issue: string): void {
-  context.problems.push({ header, value, issue });
+  context.problems.add(header, value, issue);
 }
 
 /** The cautious one of `readings`, reporting when they disagree. */
@@ -119,7 +120,7 @@ export function readText(context: ReadContext, header: string): string | undefin
 }
 
 /** Reads the response's `Date` header into a clock; an invalid one is reported and `now` used. */
-export function readClock(fields: HeaderFields, now: number, problems: RateLimitHeaderProblem[]): ResponseClock {
+export function readClock(fields: HeaderFields, now: number, problems: ProblemLog): ResponseClock {
   const clock: ResponseClock = { now, serverNow: now };
   const context: ReadContext = { fields, problems, clock };
   const dates = itemsOf(context, 'date', true);

@@ -1,9 +1,10 @@
 /**
  * Reads whatever the caller holds — a fetch `Headers`, Node's `IncomingHttpHeaders`, a
- * `Map`, a plain object with any key case, or `[name, value]` pairs — into one
- * case-insensitive view, without throwing.
+ * `Map`, a plain object with any key case, `[name, value]` pairs, or a response carrying
+ * one of them in `headers` — into one case-insensitive view, without throwing.
  */
-import type { RateLimitHeaderProblem } from './RateLimitInfo';
+import type { ProblemLog } from './ProblemLog';
+import { MAX_FIELD_LENGTH } from './RateLimitInfo';
 import { describe } from '../shared/describe';
 
 /** A fetch `Headers` (browser, Node 18+, undici) or anything shaped like it. */
@@ -22,6 +23,14 @@ export type HeaderValue = string | readonly string[] | number | null | undefined
  */
 export type HeadersLike =
   FetchHeadersLike | ReadonlyMap<string, HeaderValue> | Readonly<Record<string, unknown>> | ReadonlyArray<readonly [string, HeaderValue]>;
+
+/**
+ * A response that holds its headers in `headers`: a fetch `Response`, an axios or undici
+ * response, Node's `IncomingMessage`. The parser reads `headers` of such an object.
+ */
+export interface HeadersCarrier {
+  readonly headers: HeadersLike;
+}
 
 /**
  * Names asked for by `get` when a headers object can be read in no other way (no
@@ -53,7 +62,7 @@ export class HeaderFields {
   private readonly rawValues = new Map<string, unknown[]>();
   private readonly checkedValues = new Map<string, string[]>();
 
-  constructor(private readonly problems: RateLimitHeaderProblem[]) {}
+  constructor(private readonly problems: ProblemLog) {}
 
   /** Adds one field as found; a non-string name is skipped. */
   add(name: unknown, value: unknown): void {
@@ -76,35 +85,45 @@ export class HeaderFields {
 
   /**
    * The field values of `name` as strings: arrays flattened, finite numbers stringified;
-   * anything else (objects, booleans, NaN) reported and skipped.
+   * anything else (objects, booleans, NaN) reported and skipped. None at all when together
+   * they are longer than `MAX_FIELD_LENGTH` (reported), so no value costs unbounded work.
    */
   values(name: string): string[] {
     const cached = this.checkedValues.get(name);
     if (cached !== undefined) return cached;
-    const values: string[] = [];
+    let values: string[] = [];
+    let length = 0;
     for (const raw of this.rawValues.get(name) ?? []) {
       for (const item of Array.isArray(raw) ? (raw as unknown[]) : [raw]) {
-        if (typeof item === 'string') values.push(item);
-        else if (typeof item === 'number' && Number.isFinite(item)) values.push(String(item));
-        else if (item !== undefined && item !== null) {
-          this.problems.push({ header: name, value: describe(item), issue: 'not a string; ignored' });
+        const text = typeof item === 'string' ? item : typeof item === 'number' && Number.isFinite(item) ? String(item) : undefined;
+        if (text === undefined) {
+          if (item !== undefined && item !== null) this.problems.add(name, describe(item), 'not a string; ignored');
+          continue;
         }
+        length += (values.length > 0 ? 2 : 0) + text.length; // as joined with ", "
+        values.push(text);
       }
+    }
+    if (length > MAX_FIELD_LENGTH) {
+      this.problems.add(name, values[0] as string, `${length} characters, beyond the ${MAX_FIELD_LENGTH}-character cap; not read`);
+      values = [];
     }
     this.checkedValues.set(name, values);
     return values;
   }
 }
 
-/** Reads `headers` (any `HeadersLike`; anything else yields no fields and a problem). */
-export function readHeaderFields(headers: unknown, problems: RateLimitHeaderProblem[]): HeaderFields {
+/**
+ * Reads `headers` (any `HeadersLike`, or a `HeadersCarrier`'s `headers`; anything else
+ * yields no fields and a problem).
+ */
+export function readHeaderFields(source: unknown, problems: ProblemLog): HeaderFields {
   const fields = new HeaderFields(problems);
-  if (headers === null || typeof headers !== 'object') {
-    if (headers !== undefined) {
-      problems.push({ header: '(headers)', value: describe(headers), issue: 'not a headers object; nothing read' });
-    }
+  if (source === null || typeof source !== 'object') {
+    if (source !== undefined) problems.add('(headers)', describe(source), 'not a headers object; nothing read');
     return fields;
   }
+  const headers = carriedHeaders(source) ?? source;
   if (headers instanceof Map) {
     headers.forEach((value: unknown, name: unknown) => fields.add(name, value));
   } else if (Array.isArray(headers)) {
@@ -122,6 +141,16 @@ export function readHeaderFields(headers: unknown, problems: RateLimitHeaderProb
     }
   }
   return fields;
+}
+
+/**
+ * The headers a response carries: `headers` when it is an object (not an array: a header
+ * named "headers" holding field lines), read only from what is not itself headers-shaped.
+ */
+function carriedHeaders(candidate: object): object | undefined {
+  if (candidate instanceof Map || Array.isArray(candidate) || isFetchHeaders(candidate)) return undefined;
+  const headers = (candidate as { headers?: unknown }).headers;
+  return headers !== null && typeof headers === 'object' && !Array.isArray(headers) ? headers : undefined;
 }
 
 function isFetchHeaders(candidate: object): candidate is FetchHeadersLike {

@@ -90,6 +90,7 @@ function readPolicies(context: ReadContext): Policy[] {
   if (value.trim() === '') return [];
   const members = parseStructured(context, header, value, parseList) ?? [];
   const policies: Policy[] = [];
+  const names = new Set<string>(); // of named policies: a lookup, not a scan, per policy
   for (const member of members) {
     if (isInnerList(member)) {
       report(context, header, value, 'an inner list is not a quota policy; ignored');
@@ -97,9 +98,12 @@ function readPolicies(context: ReadContext): Policy[] {
     }
     const policy = policyFromItem(context, header, member);
     if (policy === undefined) continue;
-    if (policies.some((other) => other.named && policy.named && other.draft.name === policy.draft.name)) {
-      report(context, header, policy.draft.name, 'policy named twice; the first is used');
-      continue;
+    if (policy.named) {
+      if (names.has(policy.draft.name)) {
+        report(context, header, policy.draft.name, 'policy named twice; the first is used');
+        continue;
+      }
+      names.add(policy.draft.name);
     }
     policies.push(policy);
   }
@@ -209,10 +213,12 @@ function parseServiceLimits(context: ReadContext, value: string, policies: Polic
     const earlier = byName.get(name);
     byName.set(name, earlier === undefined ? draft : mergeDrafts(context, earlier, draft));
   }
+  const namedPolicies = new Map<string, Policy>(); // names are unique (readPolicies keeps the first)
+  for (const policy of policies) if (policy.named) namedPolicies.set(policy.draft.name, policy);
   const drafts: BudgetDraft[] = [];
   for (const draft of byName.values()) {
-    const policy = policies.find((candidate) => candidate.named && !candidate.matched && candidate.draft.name === draft.name);
-    drafts.push(policy === undefined ? draft : claim(policy, draft));
+    const policy = namedPolicies.get(draft.name);
+    drafts.push(policy === undefined || policy.matched ? draft : claim(policy, draft));
   }
   return drafts;
 }

@@ -1,9 +1,12 @@
 import type { BudgetDraft } from './budgets';
 import { finishBudget, scarcestBudget } from './budgets';
+import { keepScarcest, UniqueNames } from './budgetSelection';
 import { readClock, readCount, readTime, report, writtenNegative, type ReadContext, type Reading } from './fieldReadings';
-import { readHeaderFields, type HeadersLike } from './headerFields';
+import { readHeaderFields, type HeadersCarrier, type HeadersLike } from './headerFields';
 import { readIetfBudgets } from './ietfFields';
+import { ProblemLog } from './ProblemLog';
 import {
+  MAX_BUDGETS,
   MAX_RESET_MS,
   PAST_TOLERANCE_MS,
   type ParsedRateLimitHeaders,
@@ -13,7 +16,7 @@ import {
 } from './RateLimitInfo';
 import { readVendorBudgets } from './vendorFields';
 
-export type { FetchHeadersLike, HeadersLike, HeaderValue } from './headerFields';
+export type { FetchHeadersLike, HeadersCarrier, HeadersLike, HeaderValue } from './headerFields';
 export type {
   ParsedRateLimitHeaders,
   RateLimitBudget,
@@ -21,7 +24,16 @@ export type {
   RateLimitHeaderProblem,
   RateLimitInfo,
 } from './RateLimitInfo';
-export { MAX_RESET_MS, MAX_WINDOW_MS } from './RateLimitInfo';
+export {
+  MAX_BUDGETS,
+  MAX_COUNT,
+  MAX_FIELD_LENGTH,
+  MAX_PROBLEM_VALUE_LENGTH,
+  MAX_PROBLEMS,
+  MAX_RESET_MS,
+  MAX_WINDOW_MS,
+  MIN_WINDOW_MS,
+} from './RateLimitInfo';
 
 /**
  * Reads what a response's headers say about the server's rate limits, whichever of the
@@ -68,12 +80,20 @@ export { MAX_RESET_MS, MAX_WINDOW_MS } from './RateLimitInfo';
  * - Repeated headers (Node arrays, or values fetch joined with ", ") resolve to the most
  *   cautious value: the lowest limit and remaining, the latest reset.
  * - Malformed values are ignored; negative, absurd or contradictory ones are ignored or
- *   clamped (remaining to the limit, resets and waits to 24 h — `MAX_RESET_MS`); every
- *   such judgement is listed by `parseRateLimitHeadersDetailed`. No field is ever NaN or
- *   negative, and no window is 0.
+ *   clamped; every such judgement is listed by `parseRateLimitHeadersDetailed`. Every number
+ *   returned is finite and in range: `limit` and `remaining` in [0, `MAX_COUNT` = 2^53 − 1]
+ *   (`1` followed by 308 zeros is clamped), `remaining <= limit`; `resetAfter` and
+ *   `retryAfter` in [0, `MAX_RESET_MS` = 24 h] (0 is "now"); `window` in
+ *   [`MIN_WINDOW_MS` = 1 ms, `MAX_WINDOW_MS` = 366 days]. No field is NaN, negative or -0.
+ * - Work and result are bounded by the input, linearly: at most `MAX_BUDGETS` (16) budgets
+ *   are listed, the ones that run out first (the top-level one always among them), and one
+ *   problem counts the rest; a header longer than `MAX_FIELD_LENGTH` (64 KiB) is not read;
+ *   at most `MAX_PROBLEMS` (32) problems are listed, each value cut to 200 characters.
  *
  * @param headers a fetch `Headers`, Node's `IncomingHttpHeaders`, a `Map`, a plain object
- *   (any key case) or `[name, value]` pairs.
+ *   (any key case) or `[name, value]` pairs; or a response carrying them in `headers` (a
+ *   fetch `Response`, an axios or undici response, Node's `IncomingMessage`), whose
+ *   `headers` is read: `parseRateLimitHeaders(response)` means `response.headers`.
  * @param now the wall-clock time in ms since the epoch, used for epoch and date values
  *   when the response carries no valid `Date` header. Default `Date.now()`.
  *
@@ -82,7 +102,7 @@ export { MAX_RESET_MS, MAX_WINDOW_MS } from './RateLimitInfo';
  * import { parseRateLimitHeaders } from 'rxjs-token-bucket';
  *
  * const response = await fetch('https://api.github.com/rate_limit');
- * const info = parseRateLimitHeaders(response.headers);
+ * const info = parseRateLimitHeaders(response.headers); // or (response): the same
  * if (info?.remaining === 0) console.log(`quota back in ${info.resetAfter} ms`);
  *
  * parseRateLimitHeaders({
@@ -93,14 +113,15 @@ export { MAX_RESET_MS, MAX_WINDOW_MS } from './RateLimitInfo';
  * // → top level = the "requests" budget (59/60 left beats 149984/150000), budgets lists both
  * ```
  */
-export function parseRateLimitHeaders(headers: HeadersLike, now: number = Date.now()): RateLimitInfo | undefined {
+export function parseRateLimitHeaders(headers: HeadersLike | HeadersCarrier, now: number = Date.now()): RateLimitInfo | undefined {
   return parseRateLimitHeadersDetailed(headers, now).info;
 }
 
 /**
  * `parseRateLimitHeaders`, with the diagnostics: every value that was malformed, negative,
- * absurd or contradictory and what was done about it (`problems`), and which header
- * families were recognised (`formats`). Never throws.
+ * absurd or contradictory and what was done about it (`problems`: at most `MAX_PROBLEMS`,
+ * then one note of budgets dropped beyond `MAX_BUDGETS` and one counting the problems not
+ * listed), and which header families the listed budgets came from (`formats`). Never throws.
  *
  * @example
  * ```ts
@@ -109,41 +130,55 @@ export function parseRateLimitHeaders(headers: HeadersLike, now: number = Date.n
  * // problems: [{ header: 'retry-after', value: '315360000', issue: 'wait is 315360000 s away, ...; clamped to 24 h' }]
  * ```
  */
-export function parseRateLimitHeadersDetailed(headers: HeadersLike, now: number = Date.now()): ParsedRateLimitHeaders {
-  const problems: ParsedRateLimitHeaders['problems'] = [];
+export function parseRateLimitHeadersDetailed(headers: HeadersLike | HeadersCarrier, now: number = Date.now()): ParsedRateLimitHeaders {
+  const problems = new ProblemLog();
   try {
     let wallClock = now;
     if (typeof wallClock !== 'number' || !Number.isFinite(wallClock)) {
-      problems.push({ header: '(now)', value: String(now), issue: 'not a finite time; Date.now() used' });
+      problems.add('(now)', String(now), 'not a finite time; Date.now() used');
       wallClock = Date.now();
     }
     const fields = readHeaderFields(headers, problems);
     const context: ReadContext = { fields, problems, clock: readClock(fields, wallClock, problems) };
-    const drafts: BudgetDraft[] = [...readIetfBudgets(context), ...readVendorBudgets(context)];
-    const budgets: RateLimitBudget[] = [];
-    const formats: RateLimitHeaderFormat[] = [];
-    for (const draft of drafts) {
-      const budget = finishBudget(draft, context);
-      if (budget === undefined) continue;
-      budgets.push(uniquelyNamed(budget, budgets));
-      if (!formats.includes(draft.format)) formats.push(draft.format);
+    const found = checkedBudgets(context, [...readIetfBudgets(context), ...readVendorBudgets(context)]);
+    const scarcest = found.length === 0 ? undefined : scarcestBudget(found.map((entry) => entry.budget));
+    const kept = scarcest === undefined ? [] : keepScarcest(found, scarcest);
+    if (kept.length < found.length) {
+      const dropped = found.length - kept.length;
+      const issue = `${found.length} budgets, more than the ${MAX_BUDGETS} listed; kept the ${kept.length} that run out first, ${dropped} dropped`;
+      problems.setNote('(budgets)', String(found.length), issue);
     }
+    const formats: RateLimitHeaderFormat[] = [];
+    for (const { format } of kept) if (!formats.includes(format)) formats.push(format);
     const retryAfter = readRetryAfter(context);
     if (retryAfter !== undefined) formats.push('retry-after');
-    return { info: assemble(context, budgets, retryAfter), problems, formats };
+    const budgets = kept.map((entry) => entry.budget);
+    return { info: assemble(context, budgets, scarcest, retryAfter), problems: problems.toArray(), formats };
   } catch (error) {
     // Unreachable for the documented shapes; a hostile object (a throwing getter) lands here.
     const reason = error instanceof Error ? error.message : String(error);
-    problems.push({ header: '(headers)', value: '', issue: `could not be read: ${reason}; nothing used` });
-    return { info: undefined, problems, formats: [] };
+    problems.add('(headers)', '', `could not be read: ${reason}; nothing used`);
+    return { info: undefined, problems: problems.toArray(), formats: [] };
   }
 }
 
-/** Two families may both call a budget "default": the later one gets a suffix. */
-function uniquelyNamed(budget: RateLimitBudget, earlier: readonly RateLimitBudget[]): RateLimitBudget {
-  let name = budget.name;
-  for (let copy = 2; earlier.some((other) => other.name === name); copy++) name = `${budget.name}#${copy}`;
-  return name === budget.name ? budget : { ...budget, name };
+/** A checked budget and the header family it came from. */
+interface FoundBudget {
+  readonly budget: RateLimitBudget;
+  readonly format: RateLimitHeaderFormat;
+}
+
+/** Every draft that leaves a usable budget, checked, each under a unique name (a later duplicate gets `#2`, ...). */
+function checkedBudgets(context: ReadContext, drafts: readonly BudgetDraft[]): FoundBudget[] {
+  const names = new UniqueNames();
+  const found: FoundBudget[] = [];
+  for (const draft of drafts) {
+    const budget = finishBudget(draft, context);
+    if (budget === undefined) continue;
+    const name = names.claim(budget.name);
+    found.push({ budget: name === budget.name ? budget : { ...budget, name }, format: draft.format });
+  }
+  return found;
 }
 
 /** `retry-after-ms` (more precise, as Azure/OpenAI send it) else `Retry-After`, checked and clamped. */
@@ -163,10 +198,14 @@ function readRetryAfter(context: ReadContext): number | undefined {
   return Math.round(ms * 1000) / 1000;
 }
 
-/** The top-level info: the scarcest budget, overridden by Retry-After, with every budget listed. */
-function assemble(context: ReadContext, budgets: readonly RateLimitBudget[], retryAfter: number | undefined): RateLimitInfo | undefined {
+/** The top-level info: the scarcest budget, overridden by Retry-After, with every budget kept listed. */
+function assemble(
+  context: ReadContext,
+  budgets: readonly RateLimitBudget[],
+  scarcest: RateLimitBudget | undefined,
+  retryAfter: number | undefined,
+): RateLimitInfo | undefined {
   if (budgets.length === 0 && retryAfter === undefined) return undefined;
-  const scarcest = budgets.length === 0 ? undefined : scarcestBudget(budgets);
   const info: RateLimitInfo = scarcest === undefined ? {} : { ...scarcest };
   if (retryAfter !== undefined) {
     for (const budget of budgets) {

@@ -108,6 +108,34 @@ describe('each headers-like shape gives the same answer', () => {
   });
 });
 
+describe('a response passed instead of its headers: its `headers` are read', () => {
+  const reset = String(NOW / 1000 + 30);
+  const fields = { 'x-ratelimit-limit': '60', 'x-ratelimit-remaining': '7', 'x-ratelimit-reset': reset };
+
+  it('a fetch Response (headers behind a prototype getter)', () => {
+    const response = new Response(null, { status: 429, headers: fields });
+    expect(Object.keys(response)).toEqual([]); // nothing of its own to read as headers
+    expect(parseRateLimitHeaders(response, NOW)).toEqual(GITHUB);
+    expect(parseRateLimitHeadersDetailed(response, NOW).problems).toEqual([]);
+  });
+
+  it('a plain response object (axios, undici request, got) with a record, a Map or a Headers inside', () => {
+    expect(parseRateLimitHeaders({ status: 200, data: {}, headers: fields }, NOW)).toEqual(GITHUB);
+    expect(parseRateLimitHeaders({ statusCode: 429, headers: new Map(Object.entries(fields)) }, NOW)).toEqual(GITHUB);
+    expect(parseRateLimitHeaders({ headers: new Headers(fields) }, NOW)).toEqual(GITHUB);
+  });
+
+  it('a header that is itself named "headers" (a string or field lines) is still a header', () => {
+    expect(parseRateLimitHeaders({ ...fields, headers: 'x' }, NOW)).toEqual(GITHUB);
+    expect(parseRateLimitHeaders({ ...fields, headers: ['x', 'y'] }, NOW)).toEqual(GITHUB);
+  });
+
+  it('a Headers or Map holding a "headers" field is read as headers, not unwrapped', () => {
+    expect(parseRateLimitHeaders(new Headers({ ...fields, headers: 'x' }), NOW)).toEqual(GITHUB);
+    expect(parseRateLimitHeaders(new Map(Object.entries({ ...fields, headers: 'x' })), NOW)).toEqual(GITHUB);
+  });
+});
+
 describe('headers from a real HTTP response on loopback', () => {
   let server: Server;
   let origin: string;
@@ -144,10 +172,11 @@ describe('headers from a real HTTP response on loopback', () => {
     expect(info).toMatchObject({ name: 'x-ratelimit', remaining: 7 }); // 7/60 left beats 40/100
   }
 
-  it('fetch (undici Headers)', async () => {
+  it('fetch (undici Headers), from the headers or from the Response itself', async () => {
     const response = await fetch(origin);
     await response.text();
     expectParsed(response.headers);
+    expectParsed(response);
   });
 
   it('node:http IncomingMessage.headers (joined) and .headersDistinct (arrays)', async () => {
@@ -156,6 +185,7 @@ describe('headers from a real HTTP response on loopback', () => {
     await once(message, 'end');
     expect(message.headers['x-ratelimit-remaining']).toBe('9, 7');
     expectParsed(message.headers);
+    expectParsed(message);
     expect(message.headersDistinct['x-ratelimit-remaining']).toEqual(['9', '7']);
     expectParsed(message.headersDistinct);
   });

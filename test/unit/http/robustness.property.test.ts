@@ -1,8 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  MAX_BUDGETS,
+  MAX_COUNT,
+  MAX_PROBLEM_VALUE_LENGTH,
+  MAX_PROBLEMS,
   MAX_RESET_MS,
   MAX_WINDOW_MS,
+  MIN_WINDOW_MS,
   parseRateLimitHeaders,
   parseRateLimitHeadersDetailed,
   type RateLimitInfo,
@@ -70,8 +75,9 @@ function expectSane(info: RateLimitInfo, top: boolean): void {
     expect(value, field).toBeGreaterThanOrEqual(0);
     expect(Object.is(value, -0), `${field} is -0`).toBe(false);
   }
+  for (const count of [info.limit, info.remaining]) if (count !== undefined) expect(count).toBeLessThanOrEqual(MAX_COUNT);
   if (info.window !== undefined) {
-    expect(info.window).toBeGreaterThan(0);
+    expect(info.window).toBeGreaterThanOrEqual(MIN_WINDOW_MS);
     expect(info.window).toBeLessThanOrEqual(MAX_WINDOW_MS);
   }
   if (info.resetAfter !== undefined) expect(info.resetAfter).toBeLessThanOrEqual(MAX_RESET_MS);
@@ -84,30 +90,86 @@ function expectSane(info: RateLimitInfo, top: boolean): void {
   if (!top) expect(typeof (info as { name?: unknown }).name).toBe('string');
 }
 
+/** Everything a parse returns is sane and bounded, whatever the headers were. */
+function expectSaneResult(headers: Readonly<Record<string, unknown>>, now: number): void {
+  const { info, problems, formats } = parseRateLimitHeadersDetailed(headers, now);
+  expect(problems.length).toBeLessThanOrEqual(MAX_PROBLEMS + 2);
+  for (const problem of problems) {
+    expect(typeof problem.header).toBe('string');
+    expect(typeof problem.value).toBe('string');
+    expect(problem.value.length).toBeLessThanOrEqual(MAX_PROBLEM_VALUE_LENGTH);
+    expect(problem.issue.length).toBeGreaterThan(0);
+  }
+  if (info === undefined) {
+    expect(formats).toEqual([]);
+    return;
+  }
+  expect(formats.length).toBeGreaterThan(0);
+  expectSane(info, true);
+  for (const budget of info.budgets ?? []) expectSane(budget, false);
+  if (info.budgets !== undefined) {
+    expect(info.budgets.length).toBeGreaterThan(1);
+    expect(info.budgets.length).toBeLessThanOrEqual(MAX_BUDGETS);
+    expect(new Set(info.budgets.map((budget) => budget.name)).size).toBe(info.budgets.length);
+    expect(info.budgets.some((budget) => budget.name === info.name)).toBe(true);
+  }
+}
+
+/** Numbers no double holds exactly, or at all: 1 followed by up to 330 zeros, tiny fractions, negatives. */
+const absurdNumber = fc.oneof(
+  fc.integer({ min: 15, max: 330 }).map((zeros) => `1${'0'.repeat(zeros)}`),
+  fc.integer({ min: 15, max: 330 }).map((zeros) => `-9${'9'.repeat(zeros)}`),
+  fc.integer({ min: 1, max: 40 }).map((zeros) => `0.${'0'.repeat(zeros)}1`),
+  fc.constantFrom('9007199254740993', '1e308', '0.0001', '-0.0', '999999999999999'),
+);
+
+/** One list item of the shapes the parsers read, with absurd numbers in every slot. */
+const hostileItem = fc.oneof(
+  absurdNumber,
+  fc.tuple(absurdNumber, absurdNumber).map(([quota, window]) => `${quota};w=${window}`),
+  fc
+    .tuple(fc.constantFrom('"a"', '"b"', 'c', '"a#2"'), absurdNumber, absurdNumber, absurdNumber)
+    .map(([name, q, w, r]) => `${name};q=${q};w=${w};r=${r};t=${w}`),
+  fc.tuple(fc.constantFrom('limit', 'remaining', 'reset'), absurdNumber).map(([key, value]) => `${key}=${value}`),
+  fc.tuple(absurdNumber, fc.constantFrom('ms', 's', 'm', 'h', 'us')).map(([value, unit]) => `${value}${unit}`),
+  plausibleJunk,
+);
+
+/** A value as a hostile server or proxy writes it: one item, or the same or different items many times over. */
+const hostileValue = fc.oneof(
+  hostileItem,
+  fc.array(hostileItem, { minLength: 2, maxLength: 60 }).map((items) => items.join(', ')),
+  fc.tuple(hostileItem, fc.integer({ min: 2, max: 300 })).map(([item, count]) => Array.from({ length: count }, () => item).join(', ')),
+  fc.constant(Array.from({ length: 10_000 }, (_, index) => `${index};w=1`).join(', ')), // beyond the field cap
+);
+
+const hostileHeaders = fc.dictionary(fc.constantFrom(...HEADER_NAMES), fc.oneof(hostileValue, fc.array(hostileValue, { maxLength: 3 })), {
+  maxKeys: 6,
+});
+
 describe('property: junk header values', () => {
   it('never throw, never yield NaN, negative, zero-window or out-of-range fields', () => {
     fc.assert(
-      fc.property(junkHeaders, fc.integer({ min: 0, max: 4e12 }), (headers, now) => {
-        const { info, problems, formats } = parseRateLimitHeadersDetailed(headers, now);
-        for (const problem of problems) {
-          expect(typeof problem.header).toBe('string');
-          expect(typeof problem.value).toBe('string');
-          expect(problem.issue.length).toBeGreaterThan(0);
-        }
-        if (info === undefined) {
-          expect(formats).toEqual([]);
-          return;
-        }
-        expect(formats.length).toBeGreaterThan(0);
-        expectSane(info, true);
-        for (const budget of info.budgets ?? []) expectSane(budget, false);
-        if (info.budgets !== undefined) {
-          expect(info.budgets.length).toBeGreaterThan(1);
-          expect(info.budgets.some((budget) => budget.name === info.name)).toBe(true);
-        }
-      }),
+      fc.property(junkHeaders, fc.integer({ min: 0, max: 4e12 }), (headers, now) => expectSaneResult(headers, now)),
       { numRuns: 1500 },
     );
+  });
+
+  it('hostile values (absurd numbers, long and repeated lists) leave every number finite, clamped and bounded', () => {
+    fc.assert(
+      fc.property(hostileHeaders, fc.integer({ min: 0, max: 4e12 }), (headers, now) => expectSaneResult(headers, now)),
+      { numRuns: 400 },
+    );
+  });
+
+  it('remaining of 1 followed by 308 zeros is clamped to MAX_COUNT and reported; the rate it implies is finite', () => {
+    const hostile = { 'x-ratelimit-remaining': `1${'0'.repeat(308)}`, 'x-ratelimit-reset': '0.001' };
+    const { info, problems } = parseRateLimitHeadersDetailed(hostile, NOW);
+    expect(info).toMatchObject({ remaining: MAX_COUNT, resetAfter: 1 });
+    expect(problems).toEqual([expect.objectContaining({ header: 'x-ratelimit-remaining', issue: expect.stringContaining('clamped') })]);
+    expect(Number.isFinite((info?.remaining ?? 0) / (info?.resetAfter ?? 1))).toBe(true);
+    const withLimit = parseRateLimitHeaders({ ...hostile, 'x-ratelimit-limit': `2${'0'.repeat(307)}` }, NOW);
+    expect(withLimit).toMatchObject({ limit: MAX_COUNT, remaining: MAX_COUNT });
   });
 
   it('the same junk in a fetch Headers, a Map and a plain object gives the same answer', () => {
@@ -157,31 +219,81 @@ describe('property: the top level is the budget that runs out first (reference m
     return best;
   }
 
+  const policy = fc
+    .record({
+      quota: fc.integer({ min: 1, max: 10_000 }),
+      windowSeconds: fc.integer({ min: 1, max: 86_400 }),
+      leftShare: fc.integer({ min: 0, max: 4 }),
+      resetSeconds: fc.integer({ min: 0, max: 86_400 }),
+    })
+    .map(({ quota, windowSeconds, leftShare, resetSeconds }) => ({
+      quota,
+      windowSeconds,
+      left: Math.floor((quota * leftShare) / 4), // few distinct shares, so ties happen
+      resetSeconds,
+    }));
+
+  function headersOf(policies: readonly Policy[]): Record<string, string> {
+    return {
+      'ratelimit-policy': policies.map((p, index) => `"p${index}";q=${p.quota};w=${p.windowSeconds}`).join(', '),
+      ratelimit: policies.map((p, index) => `"p${index}";r=${p.left};t=${p.resetSeconds}`).join(', '),
+    };
+  }
+
+  /** The documented order as sort keys: exhausted first (latest reset first), then share, then rate; ties in header order. */
+  function referenceRanking(policies: readonly Policy[]): number[] {
+    const key = (p: Policy): number[] => (p.left === 0 ? [0, -p.resetSeconds] : [1, p.left / p.quota, p.quota / p.windowSeconds]);
+    const byKey = (a: number[], b: number[]): number => {
+      for (let index = 0; index < a.length; index++) if (a[index] !== b[index]) return (a[index] as number) - (b[index] as number);
+      return 0;
+    };
+    return policies.map((_, index) => index).sort((a, b) => byKey(key(policies[a] as Policy), key(policies[b] as Policy)) || a - b);
+  }
+
   it('holds for random IETF policy sets', () => {
-    const policy = fc
-      .record({
-        quota: fc.integer({ min: 1, max: 10_000 }),
-        windowSeconds: fc.integer({ min: 1, max: 86_400 }),
-        leftShare: fc.integer({ min: 0, max: 4 }),
-        resetSeconds: fc.integer({ min: 0, max: 86_400 }),
-      })
-      .map(({ quota, windowSeconds, leftShare, resetSeconds }) => ({
-        quota,
-        windowSeconds,
-        left: Math.floor((quota * leftShare) / 4), // few distinct shares, so ties happen
-        resetSeconds,
-      }));
     fc.assert(
       fc.property(fc.array(policy, { minLength: 2, maxLength: 5 }), (policies) => {
-        const headers = {
-          'ratelimit-policy': policies.map((p, index) => `"p${index}";q=${p.quota};w=${p.windowSeconds}`).join(', '),
-          ratelimit: policies.map((p, index) => `"p${index}";r=${p.left};t=${p.resetSeconds}`).join(', '),
-        };
-        const info = parseRateLimitHeaders(headers, NOW);
+        const info = parseRateLimitHeaders(headersOf(policies), NOW);
         expect(info?.name).toBe(`p${referenceScarcest(policies)}`);
         expect(info?.budgets).toHaveLength(policies.length);
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('beyond MAX_BUDGETS, the ones kept are those that run out first, in header order, and one problem counts the rest', () => {
+    fc.assert(
+      fc.property(fc.array(policy, { minLength: MAX_BUDGETS + 1, maxLength: 40 }), (policies) => {
+        const { info, problems } = parseRateLimitHeadersDetailed(headersOf(policies), NOW);
+        const expected = referenceRanking(policies)
+          .slice(0, MAX_BUDGETS)
+          .sort((a, b) => a - b)
+          .map((index) => `p${index}`);
+        expect(info?.budgets?.map((budget) => budget.name)).toEqual(expected);
+        expect(info?.name).toBe(`p${referenceScarcest(policies)}`);
+        const notes = problems.filter((problem) => problem.header === '(budgets)');
+        expect(notes).toHaveLength(1);
+        expect(notes[0]?.issue).toContain(`${policies.length - MAX_BUDGETS} dropped`);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('the top-level budget is always among those kept, even when some budgets state no limit', () => {
+    // Budgets with and without a limit are ordered by share or by remaining, which need not be transitive.
+    const resource = fc.record({ limit: fc.option(fc.integer({ min: 1, max: 1000 })), remaining: fc.integer({ min: 1, max: 1000 }) });
+    fc.assert(
+      fc.property(fc.array(resource, { minLength: MAX_BUDGETS + 1, maxLength: 40 }), (resources) => {
+        const headers: Record<string, string> = {};
+        resources.forEach(({ limit, remaining }, index) => {
+          if (limit !== null) headers[`x-ratelimit-limit-r${index}`] = String(limit);
+          headers[`x-ratelimit-remaining-r${index}`] = String(remaining);
+        });
+        const info = parseRateLimitHeaders(headers, NOW);
+        expect(info?.budgets).toHaveLength(MAX_BUDGETS);
+        expect(info?.budgets?.some((budget) => budget.name === info.name)).toBe(true);
+      }),
+      { numRuns: 200 },
     );
   });
 });
