@@ -15,10 +15,23 @@ import { fileURLToPath } from 'node:url';
 import type { BenchContext, BenchRatio, BenchRow, BenchSection } from './harness';
 
 /** Suite files in bench/suites/, run in this order. Append new suites here. */
-const SUITES: string[] = ['overhead', 'queue', 'accuracy', 'perKey', 'adaptive', 'redis', 'acquire'];
+const SUITES: string[] = ['overhead', 'queue', 'accuracy', 'perKey', 'adaptive', 'redis', 'acquire', 'size'];
 
 /** Packages whose versions are reported with every run (read from node_modules). */
-const PACKAGES = ['rxjs', 'bottleneck', 'p-queue', 'limiter', 'rxjs-ratelimiter', 'rate-limiter-flexible', 'ioredis', 'tsx', 'typescript'];
+const PACKAGES = [
+  'rxjs',
+  'bottleneck',
+  'p-queue',
+  'limiter',
+  'rxjs-ratelimiter',
+  'rate-limiter-flexible',
+  'ioredis',
+  'esbuild',
+  '@smithy/util-retry',
+  '@opentelemetry/sdk-metrics',
+  'tsx',
+  'typescript',
+];
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const rootDir = path.resolve(benchDir, '..');

@@ -12,8 +12,7 @@
  * bucket's capacity and rate allow.
  */
 import { tap, type Subscription } from 'rxjs';
-import { throttleByTokens } from '../../src/operators/throttleByTokens';
-import { TokenBucket } from '../../src/limiters/TokenBucket';
+import { TokenBucket, throttleByTokens } from 'rxjs-token-bucket';
 import { burstySchedule, inRealTime, type BurstyEvent } from './burstySource';
 import { Chart } from './chart';
 import { idealEmissionTimes, percentile, worstExcess } from './idealSchedule';

@@ -6,9 +6,7 @@
  * starting guess that is wrong.
  */
 import { from, Observable } from 'rxjs';
-import { adaptiveThrottle } from '../../src/operators/adaptiveThrottle';
-import { parseRateLimitHeaders, type RateLimitInfo } from '../../src/http/parseRateLimitHeaders';
-import { TokenBucket } from '../../src/limiters/TokenBucket';
+import { adaptiveThrottle, parseRateLimitHeaders, type RateLimitInfo, TokenBucket } from 'rxjs-token-bucket';
 import type { Prompt } from './prompts';
 
 /** What the client knows of a prompt's cost before the call. */

@@ -11,8 +11,8 @@
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
 import { mergeMap, range } from 'rxjs';
-import { throttleByTokens } from '../../src/operators/throttleByTokens';
-import { RedisTokenBucket } from '../../src/redis/RedisTokenBucket';
+import { throttleByTokens } from 'rxjs-token-bucket';
+import { RedisTokenBucket } from 'rxjs-token-bucket/redis';
 import { SHARED_BUCKET } from './quota';
 
 export interface WorkerReport {

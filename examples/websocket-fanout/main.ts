@@ -13,8 +13,7 @@
  */
 import { concatMap, from, interval, type Observable, takeWhile, tap } from 'rxjs';
 import WebSocket from 'ws';
-import { perKey } from '../../src/operators/perKey';
-import { KeyedBuckets } from '../../src/limiters/keyed/KeyedBuckets';
+import { KeyedBuckets, perKey } from 'rxjs-token-bucket';
 import { startBudgetServer, type ConnectionReport } from './server';
 
 const quick = process.argv.includes('--quick');
