@@ -5,7 +5,7 @@ import { checkAmount, checkCostWithin } from '../shared/checks';
 import { clockOf, monotonicScheduler } from '../waiting/monotonicScheduler';
 import { SingleTimer } from '../waiting/SingleTimer';
 import { WaitQueue, type Waiter } from '../waiting/WaitQueue';
-import { checkAdaptOptions, type AdaptOptions } from './adaptOptions';
+import { checkAdaptOptions, checkFeedbackArgument, type AdaptOptions } from './adaptOptions';
 import { checkBucketOptions, type TokenBucketLimits, type TokenBucketOptions } from './bucketOptions';
 import { LimiterCounters, refusalEvent } from './LimiterCounters';
 import { LimiterEvents } from './LimiterEvents';
@@ -14,6 +14,9 @@ import { acquireTokens, executeWith, type AcquireOptions, type ExecuteOptions } 
 import { takeFrom, type TakeOptions } from './TakeWaiter';
 import type { TokenBucketEvent, TokenBucketStats } from './TokenBucketStats';
 import { TOKEN_LIMITER, type Refusal, type TokenLimiter } from './TokenLimiter';
+
+/** The owner `adapt`'s errors name. */
+const ADAPT_OWNER = 'TokenBucket adapt';
 
 /**
  * A token bucket with one FIFO queue of waiters, shared by everything that uses it.
@@ -121,17 +124,25 @@ export class TokenBucket implements TokenLimiter {
    * Retunes the bucket from a server's feedback (what `parseRateLimitHeaders` returns, or a
    * websocket's "slow down"), as `planAdaptation` plans it: `retryAfter` pauses refill, a spent
    * budget pauses until its reset, a remaining budget caps spending, a policy sets the rate
-   * (within [minRate, maxRate]). Reported as `reconfigured`; feedback with nothing usable changes nothing.
+   * (within [minRate, maxRate], and finite bounds when `maxRate` is Infinity). Reported as
+   * `reconfigured`; feedback with nothing usable changes nothing. Throws a `TypeError` or
+   * `RangeError` naming `TokenBucket adapt`, the field and the value for feedback that is not
+   * an object or has a number that is not finite >= 0, and for bad options (`safetyFactor`
+   * outside (0, 1], `minRate` not finite > 0, `maxRate` not > 0, `minRate` above `maxRate`,
+   * `inFlight` not finite >= 0).
    */
   adapt(feedback: RateLimitFeedback, options: AdaptOptions = {}): void {
-    const settings = checkAdaptOptions('TokenBucket.adapt', options);
+    checkFeedbackArgument(ADAPT_OWNER, feedback);
+    const settings = checkAdaptOptions(ADAPT_OWNER, options);
     const now = this.scheduler.now();
     const { capacity, refillRate, interval } = this.ledger;
     const plan = planAdaptation(feedback, { capacity, refillRate, interval, available: this.available() }, settings);
     if (plan === undefined) return;
     if (plan.capTokens !== undefined && plan.capTokens < this.ledger.tokensAt(now)) this.ledger.setTokens(plan.capTokens, now);
     if (plan.pauseFor !== undefined) this.ledger.pauseUntil(now + plan.pauseFor, now);
-    const nextRate = plan.refillRate !== undefined && plan.refillRate > 0 ? plan.refillRate : this.ledger.refillRate;
+    // The plan's rate is finite and > 0 by construction; anything else would poison the ledger for good.
+    const planned = plan.refillRate;
+    const nextRate = planned !== undefined && planned > 0 && Number.isFinite(planned) ? planned : this.ledger.refillRate;
     this.applyLimits({ capacity: this.ledger.capacity, refillRate: nextRate, interval: this.ledger.interval }, plan.cause);
   }
 

@@ -22,17 +22,25 @@ export type { FeedbackSource } from '../http/responseFeedback';
  *
  * Each response's feedback (`RateLimit-*`, `X-RateLimit-*`, `Retry-After`, … parsed by
  * `parseRateLimitHeaders`) retunes the bucket through `bucket.adapt`: `Retry-After` pauses
- * it; remaining R before a reset in Δ caps spending to `R·safetyFactor` minus the cost of the
- * requests still in flight (the server's count does not know them yet), pausing until the
- * reset at 0; a policy (limit L per window W) sets the rate to `L/W·safetyFactor`, within
- * [minRate, maxRate].
+ * it; a policy (limit L per window W) sets the rate to `L/W·safetyFactor`, within
+ * [minRate, maxRate], and is a ceiling: no window W of the flow spends more than
+ * `L·safetyFactor` plus the bucket's capacity; remaining R before a reset in Δ caps spending
+ * to `R·safetyFactor` minus the cost of the requests still in flight (the server's count does
+ * not know them yet), pausing until the reset at 0. A reset in whole seconds is read as an
+ * upper bound (the budget may come back up to a second sooner), so with a policy known it
+ * never slows the flow below the policy rate. Every number is checked finite and clamped
+ * first; no response can make the rate Infinity, NaN or 0 (with `maxRate` Infinity, one
+ * response without a policy raises it at most 16×).
  * A throttled request (429/503, as a result or an error) pauses for its `Retry-After` and is
  * retried; throttled values are retried before values not yet tried, in the order their
- * throttling was noticed, each at most `retry` times. With no headers at all the rate follows
- * AIMD: multiplied by `decrease` on a throttle signal, raised by `increase` on success.
+ * throttling was noticed, each at most `retry` times. With no headers at all the rate is
+ * searched for: lowered on a throttle signal, raised on success up to `maxRate` (by default
+ * the starting rate: no evidence, no increase).
  * Results are emitted as responses arrive (as `mergeMap` does), so with `concurrency > 1`
  * they may come out of order. Tokens are taken when a request starts, never before a slot
- * is free, so values a freed slot releases never burst past the bucket.
+ * is free, so values a freed slot releases never burst past the bucket. `request` gets an
+ * `AbortSignal` as its third argument, aborted when that request is cancelled (the output
+ * unsubscribed, or ended with an error, while it was in flight); hand it to `fetch`.
  *
  * Costs known only afterwards (an LLM call's tokens): `cost` is the estimate a request takes
  * when it starts, and `actualCost(result, value)` the real cost; the difference is debited at
@@ -59,7 +67,7 @@ export type { FeedbackSource } from '../http/responseFeedback';
  * import { adaptiveThrottle } from 'rxjs-token-bucket';
  *
  * from(userIds).pipe(
- *   adaptiveThrottle((id) => fetch(`https://api.example.com/users/${id}`), {
+ *   adaptiveThrottle((id, _index, signal) => fetch(`https://api.example.com/users/${id}`, { signal }), {
  *     bucket: { capacity: 5, refillRate: 5 }, // a guess: 5/s; the headers will correct it
  *     concurrency: 4,
  *   }),
@@ -70,23 +78,32 @@ export type { FeedbackSource } from '../http/responseFeedback';
  *   `actualCost`, each result after its real cost is settled with the bucket.
  * - Completes: when the source has completed and every request has completed (with
  *   `actualCost`, every result settled; a debt left is the bucket's to pay back).
- * - Errors: when a request errors with anything but a throttle signal; when a value was
+ * - Errors: when a request errors with anything but a throttle signal; when `request` throws
+ *   or returns something that is not an ObservableInput (`TypeError` naming the value's index
+ *   and what it returned); when the bucket throws while retuning; when a value was
  *   throttled more than `retry` times (`RateLimitExceededError`, reason `retry-limit`);
  *   when a cost is invalid; when more than `maxQueue` values wait; when `actualCost` throws
  *   (`TypeError`, the error as its `cause`) or returns anything but a finite number >= 0
  *   (`TypeError` for a non-number, `RangeError` for NaN, ±Infinity or a negative number,
  *   naming `actualCost`, what it returned and the value's index).
- * - Throws at once (creating the operator): for a bad option, naming it; for `adapt` that is
+ * - Throws at once (creating the operator): for a second argument that is not a config object
+ *   (a limiter, or the bucket's options: pass `{ bucket }`); for `throttleByTokens` options
+ *   (`strategy`, `maxWait`, …), with a hint; for a bad option, naming it; for `adapt` that is
  *   not a boolean; for `adapt: false` beside an option that only steers adapting
  *   (`safetyFactor`, `minRate`, `maxRate`, `decrease`, `increase`); for `actualCost` with a
  *   shared bucket lacking `debit()` or `refund()`.
- * - Unsubscribes: cancels requests in flight and withdraws waiting values from the bucket.
+ * - Unsubscribes: cancels requests in flight (aborting their signals) and withdraws waiting
+ *   values from the bucket.
  */
 export function adaptiveThrottle<T, R>(
-  request: (value: T, index: number) => ObservableInput<R>,
+  request: (value: T, index: number, signal: AbortSignal) => ObservableInput<R>,
   config: AdaptiveThrottleConfig<T, R>,
 ): OperatorFunction<T, R> {
-  if (typeof request !== 'function') throw new TypeError(`adaptiveThrottle: request must be a function, got ${describe(request)}`);
+  if (typeof request !== 'function') {
+    throw new TypeError(
+      `adaptiveThrottle: the first argument is the request, a function (value, index, signal) => ObservableInput; got ${describe(request)}`,
+    );
+  }
   const settings = checkConfig(config);
   const shared = isLimiter(config.bucket) ? (config.bucket as AdaptableLimiter) : undefined;
   return (source) =>

@@ -4,28 +4,29 @@
  * read for its feedback and handed to the `RateLearner` (or, with `adapt: false`, to
  * `FixedRate`); with `actualCost`, its real cost is settled first (`CostSettlement`).
  */
-import { from, type ObservableInput, type Subscriber } from 'rxjs';
+import { from, type Observable, type ObservableInput, type Subscriber } from 'rxjs';
 import type { RateLimitFeedback } from '../../arithmetic/adaptation';
 import { isThrottleError, toFeedback } from '../../http/responseFeedback';
-import { checkCostWithin } from '../../shared/checks';
+import { describe } from '../../shared/describe';
 import { RateLimitExceededError } from '../../shared/errors';
+import { costOfValue } from '../refusalSettings';
 import { SourceObserver } from '../SourceObserver';
-import { Attempt, type AttemptOwner } from './Attempt';
+import { Attempt, AttemptRequest, type AttemptOwner } from './Attempt';
 import type { AdaptableLimiter, Settings } from './config';
 import { CostSettlement } from './CostSettlement';
 import { FixedRate } from './FixedRate';
 import { RateLearner, type RateControl } from './RateLearner';
 
-export class AdaptiveFlow<T, R> extends SourceObserver<T> implements AttemptOwner<T> {
+export class AdaptiveFlow<T, R> extends SourceObserver<T> implements AttemptOwner<T, R> {
   private index = 0;
   private sourceDone = false;
   /** Values not yet asked for tokens, and throttled ones waiting for another try (served first). */
-  private readonly fresh: Attempt<T>[] = [];
+  private readonly fresh: Attempt<T, R>[] = [];
   private freshHead = 0;
-  private readonly retries: Attempt<T>[] = [];
+  private readonly retries: Attempt<T, R>[] = [];
   /** Asked for tokens, not yet granted. */
-  private readonly asking = new Set<Attempt<T>>();
-  private readonly inFlight = new Set<Attempt<T>>();
+  private readonly asking = new Set<Attempt<T, R>>();
+  private readonly inFlight = new Set<Attempt<T, R>>();
   /** The cost the requests in flight took: what the server's numbers may not count yet. */
   private inFlightCost = 0;
   private readonly learner: RateControl;
@@ -35,7 +36,7 @@ export class AdaptiveFlow<T, R> extends SourceObserver<T> implements AttemptOwne
 
   constructor(
     private readonly subscriber: Subscriber<R>,
-    private readonly request: (value: T, index: number) => ObservableInput<R>,
+    private readonly request: (value: T, index: number, signal: AbortSignal) => ObservableInput<R>,
     private readonly bucket: AdaptableLimiter,
     private readonly settings: Settings<T, R>,
   ) {
@@ -47,11 +48,9 @@ export class AdaptiveFlow<T, R> extends SourceObserver<T> implements AttemptOwne
   arrive(value: T): void {
     if (this.subscriber.closed) return;
     const index = this.index++;
-    const { costOf } = this.settings;
     let cost: number;
     try {
-      cost = typeof costOf === 'number' ? costOf : costOf(value, index);
-      checkCostWithin(cost, this.bucket.capacity);
+      cost = costOfValue('adaptiveThrottle', this.settings.costOf, value, index, this.bucket.capacity);
     } catch (error) {
       this.fail(error);
       return;
@@ -60,7 +59,7 @@ export class AdaptiveFlow<T, R> extends SourceObserver<T> implements AttemptOwne
       this.fail(new RateLimitExceededError(this.bucket.timeUntil(cost), cost, 'max-queue'));
       return;
     }
-    this.fresh.push(new Attempt(value, index, cost, this));
+    this.fresh.push(new Attempt<T, R>(value, index, cost, this));
     this.pump();
   }
 
@@ -87,7 +86,7 @@ export class AdaptiveFlow<T, R> extends SourceObserver<T> implements AttemptOwne
     this.completeIfDone();
   }
 
-  private takeFresh(): Attempt<T> | undefined {
+  private takeFresh(): Attempt<T, R> | undefined {
     if (this.freshHead >= this.fresh.length) return undefined;
     const next = this.fresh[this.freshHead]!;
     this.fresh[this.freshHead++] = undefined as never; // let it be collected
@@ -103,7 +102,7 @@ export class AdaptiveFlow<T, R> extends SourceObserver<T> implements AttemptOwne
   }
 
   /** Tokens granted: send the request. */
-  send(attempt: Attempt<T>): void {
+  send(attempt: Attempt<T, R>): void {
     this.asking.delete(attempt);
     if (this.subscriber.closed) return;
     this.inFlight.add(attempt);
@@ -113,51 +112,87 @@ export class AdaptiveFlow<T, R> extends SourceObserver<T> implements AttemptOwne
     attempt.sentAt = this.bucket.scheduler.now();
     // Held back by the rate, not by a server's pause (which proves nothing about the rate).
     attempt.waitedForTokens = attempt.sentAt > attempt.askedAt && attempt.askedAt >= (this.bucket.pausedUntil ?? Number.NEGATIVE_INFINITY);
-    let input: ObservableInput<R>;
+    // A try of its own: whatever an earlier try of this value still says is not this one's.
+    const request = new AttemptRequest(attempt, this);
+    attempt.request = request;
+    let answers: Observable<R>;
     try {
-      input = this.request(attempt.value, attempt.index);
+      answers = this.requestOf(attempt, request.signal);
     } catch (error) {
       this.fail(error);
       return;
     }
-    let throttled = false;
-    const subscription = from(input).subscribe({
-      next: (result) => {
-        if (throttled) return;
-        let feedback: RateLimitFeedback | undefined;
-        try {
-          // The user's callbacks: a throw ends the stream with it (not an unhandled error).
-          throttled = this.settings.isThrottled(result);
-          feedback = toFeedback(this.settings.feedback(result), this.settings.wallClock);
-          // Settled before the feedback is applied: the server's numbers count the real cost already.
-          if (!throttled) this.settlement?.settle(attempt, result);
-        } catch (error) {
-          this.fail(error);
-          return;
-        }
-        if (throttled) {
-          this.throttle(attempt, feedback, result);
-          return;
-        }
-        if (this.subscriber.closed) return; // a grant the settlement made re-entered and ended the stream
-        // The server's numbers count this request already: only the others are unknown to it.
-        this.learner.learn(attempt, feedback, this.inFlightCostBesides(attempt));
-        this.subscriber.next(result);
-      },
-      error: (error: unknown) => {
-        let feedback: RateLimitFeedback | undefined;
-        try {
-          feedback = toFeedback(this.settings.feedbackFromError(error), this.settings.wallClock);
-        } catch (callbackError) {
-          this.fail(callbackError);
-          return;
-        }
-        if (isThrottleError(error, feedback)) this.throttle(attempt, feedback, error);
-        else this.fail(error);
-      },
-      complete: () => this.finished(attempt),
-    });
-    if (attempt.request === null && !subscription.closed) attempt.request = subscription;
+    const subscription = answers.subscribe(request);
+    if (subscription !== request) request.add(subscription); // had RxJS wrapped it, releasing it still ends the request
+  }
+
+  /** The user's `request` for the attempt's value, as an Observable; throws naming the value for anything else. */
+  private requestOf(attempt: Attempt<T, R>, signal: AbortSignal): Observable<R> {
+    const input = this.request(attempt.value, attempt.index, signal);
+    try {
+      return from(input);
+    } catch (error) {
+      throw new TypeError(
+        `adaptiveThrottle: request(value #${attempt.index}) returned ${describe(input)}, which is not an ObservableInput; ` +
+          'return an Observable, a Promise or an array, e.g. (value, index, signal) => defer(() => fetch(url, { signal }))',
+        { cause: error },
+      );
+    }
+  }
+
+  /** A result of the try `request`: a throttle signal, or a success to learn from and emit. */
+  answered(request: AttemptRequest<T, R>, result: R): void {
+    const { attempt } = request;
+    if (attempt.request !== request || this.subscriber.closed) return;
+    let feedback: RateLimitFeedback | undefined;
+    let throttled: boolean;
+    try {
+      // The user's callbacks: a throw ends the stream with it (not an unhandled error).
+      throttled = this.settings.isThrottled(result);
+      feedback = toFeedback(this.settings.feedback(result), this.settings.wallClock);
+      // Settled before the feedback is applied: the server's numbers count the real cost already.
+      if (!throttled) this.settlement?.settle(attempt, result);
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    if (throttled) {
+      this.throttle(attempt, feedback, result);
+      return;
+    }
+    if (this.subscriber.closed) return; // a grant the settlement made re-entered and ended the stream
+    try {
+      // The server's numbers count this request already: only the others are unknown to it.
+      this.learner.learn(attempt, feedback, this.inFlightCostBesides(attempt));
+    } catch (error) {
+      this.fail(error); // a learner's or bucket's throw ends the stream, never escapes as uncaught
+      return;
+    }
+    this.subscriber.next(result);
+  }
+
+  /** The try `request` errored: a throttle signal (429/503, Retry-After) retries, anything else ends the stream. */
+  requestFailed(request: AttemptRequest<T, R>, error: unknown): void {
+    const { attempt } = request;
+    if (attempt.request !== request) return;
+    let feedback: RateLimitFeedback | undefined;
+    try {
+      feedback = toFeedback(this.settings.feedbackFromError(error), this.settings.wallClock);
+    } catch (callbackError) {
+      this.fail(callbackError);
+      return;
+    }
+    if (isThrottleError(error, feedback)) this.throttle(attempt, feedback, error);
+    else this.fail(error);
+  }
+
+  /** The try `request` completed; only the attempt's current try leaves the flight (an earlier one was re-queued already). */
+  requestCompleted(request: AttemptRequest<T, R>): void {
+    const { attempt } = request;
+    if (attempt.request !== request) return;
+    attempt.request = null;
+    this.leaveFlight(attempt);
+    this.pump();
   }
 
   /**
@@ -165,11 +200,16 @@ export class AdaptiveFlow<T, R> extends SourceObserver<T> implements AttemptOwne
    * tokens are given back with `actualCost`, and the value is retried (or, past `retry`, the
    * stream errors).
    */
-  private throttle(attempt: Attempt<T>, feedback: RateLimitFeedback | undefined, signal: unknown): void {
+  private throttle(attempt: Attempt<T, R>, feedback: RateLimitFeedback | undefined, signal: unknown): void {
     this.leaveFlight(attempt);
-    attempt.request?.unsubscribe();
+    attempt.request?.release();
     attempt.request = null;
-    this.learner.throttle(attempt, feedback, this.inFlightCost);
+    try {
+      this.learner.throttle(attempt, feedback, this.inFlightCost);
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
     attempt.throttled++;
     if (attempt.throttled > this.settings.retry) {
       const retryAfter = feedback?.retryAfter ?? this.bucket.timeUntil(attempt.cost);
@@ -185,13 +225,7 @@ export class AdaptiveFlow<T, R> extends SourceObserver<T> implements AttemptOwne
     this.pump();
   }
 
-  private finished(attempt: Attempt<T>): void {
-    if (!this.leaveFlight(attempt)) return; // throttled: already re-queued
-    attempt.request = null;
-    this.pump();
-  }
-
-  private leaveFlight(attempt: Attempt<T>): boolean {
+  private leaveFlight(attempt: Attempt<T, R>): boolean {
     if (!this.inFlight.delete(attempt)) return false;
     // Never below 0, and 0 when nothing is in flight: float error cannot build up over a long run.
     const left = this.inFlightCost - attempt.cost;
@@ -199,7 +233,7 @@ export class AdaptiveFlow<T, R> extends SourceObserver<T> implements AttemptOwne
     return true;
   }
 
-  private inFlightCostBesides(attempt: Attempt<T>): number {
+  private inFlightCostBesides(attempt: Attempt<T, R>): number {
     const others = this.inFlightCost - (this.inFlight.has(attempt) ? attempt.cost : 0);
     return others > 0 ? others : 0;
   }
@@ -215,12 +249,17 @@ export class AdaptiveFlow<T, R> extends SourceObserver<T> implements AttemptOwne
     this.subscriber.error(error);
   }
 
-  /** Cancels requests in flight and withdraws waiting values. */
+  /** Cancels requests in flight (aborting their signals) and withdraws waiting values. */
   withdrawAll(): void {
     for (const attempt of this.asking) this.bucket.cancel(attempt);
     this.asking.clear();
-    for (const attempt of this.inFlight) attempt.request?.unsubscribe();
+    const cancelled = [...this.inFlight];
     this.inFlight.clear();
+    for (const attempt of cancelled) {
+      const request = attempt.request;
+      attempt.request = null;
+      request?.cancel(); // an abort listener may re-enter: the flight is already empty
+    }
     this.inFlightCost = 0;
     this.fresh.length = 0;
     this.freshHead = 0;

@@ -68,8 +68,16 @@ export interface AdaptiveThrottleConfig<T, R> {
   feedbackFromError?: (error: unknown) => FeedbackSource;
   /** Spend at most this share of what the server reports. Default 0.9. */
   safetyFactor?: number;
-  /** Bounds on the bucket's `refillRate` while adapting (its own unit). Defaults: starting rate / 1000, and Infinity. */
+  /** Lowest `refillRate` adapting may set (the bucket's own unit), finite > 0. Default: the starting rate / 1000. */
   minRate?: number;
+  /**
+   * Highest `refillRate` adapting may set (the bucket's own unit), at least `minRate`. It bounds
+   * two things. Header evidence (a policy, a remaining budget) may raise the rate up to it;
+   * default `Infinity`, which still stays finite: at most the policy's rate when one is known,
+   * else at most 16× per response. And it is the ceiling of learning without headers ("no
+   * evidence, no increase"): then the default is the bucket's starting `refillRate` (or
+   * `minRate`, if higher), so a server that says nothing never gets more than you wrote.
+   */
   maxRate?: number;
   /** How many times one value is retried after a throttle signal; past it the stream errors. Default 3. */
   retry?: number;
@@ -117,7 +125,13 @@ export interface Settings<T, R> {
   readonly feedbackFromError: (error: unknown) => FeedbackSource;
   readonly safetyFactor: number;
   readonly minRate: number | undefined;
+  /** The user's `maxRate`, or Infinity: how far header evidence may raise the rate (the planner keeps it finite). */
   readonly maxRate: number;
+  /**
+   * How far learning without headers may raise the rate ("no evidence, no increase"): the
+   * user's `maxRate` if given, else the bucket's starting `refillRate` (at least `minRate`).
+   */
+  readonly evidenceFreeMaxRate: number;
   readonly retry: number;
   readonly decrease: number;
   readonly increase: number;
@@ -128,8 +142,13 @@ export interface Settings<T, R> {
 /** Checks `config`; errors name the option and the bad value. */
 export function checkConfig<T, R>(config: AdaptiveThrottleConfig<T, R>): Settings<T, R> {
   const owner = 'adaptiveThrottle';
+  checkConfigShape(owner, config);
   checkKnownKeys(owner, config, CONFIG_KEYS);
-  if (config.bucket === undefined) throw new TypeError(`${owner} option "bucket" is required (a TokenBucket or its options)`);
+  if (config.bucket === undefined) {
+    throw new TypeError(
+      `${owner} option "bucket" is required: pass { bucket: new TokenBucket(...) } or { bucket: { capacity, refillRate } }`,
+    );
+  }
   if (!isLimiter(config.bucket)) checkBucketOptions(config.bucket);
   else if (typeof (config.bucket as AdaptableLimiter).adapt !== 'function') {
     throw new TypeError(`${owner} option "bucket" must be adaptable (have adapt() and configure()), as TokenBucket is`);
@@ -141,7 +160,11 @@ export function checkConfig<T, R>(config: AdaptiveThrottleConfig<T, R>): Setting
   if (!adapt) checkNoLearningOptions(owner, config);
   const actualCost = checkActualCost(owner, config);
   // The options handed on to every `adapt` call, checked as `adapt` checks them.
-  const { safetyFactor, maxRate } = checkAdaptOptions(owner, { safetyFactor: config.safetyFactor, maxRate: config.maxRate });
+  const { safetyFactor, minRate, maxRate } = checkAdaptOptions(owner, {
+    safetyFactor: config.safetyFactor,
+    minRate: config.minRate,
+    maxRate: config.maxRate,
+  });
   const decrease = checkNumberOption(owner, 'decrease', config.decrease ?? 0.85, 'positive');
   if (decrease > 1) throw new RangeError(`${owner} option "decrease" must be in (0, 1], got ${decrease}`);
   for (const name of ['feedback', 'isThrottled', 'feedbackFromError', 'wallClock'] as const) {
@@ -151,6 +174,7 @@ export function checkConfig<T, R>(config: AdaptiveThrottleConfig<T, R>): Setting
   }
   const retry = checkNumberOption(owner, 'retry', config.retry ?? 3, 'non-negative');
   if (!Number.isInteger(retry)) throw new RangeError(`${owner} option "retry" must be a whole number, got ${retry}`);
+  const startingRate = isLimiter(config.bucket) ? (config.bucket as AdaptableLimiter).refillRate : config.bucket.refillRate;
   return {
     costOf,
     actualCost,
@@ -160,14 +184,48 @@ export function checkConfig<T, R>(config: AdaptiveThrottleConfig<T, R>): Setting
     isThrottled: config.isThrottled ?? ((result) => isThrottleStatus(statusOf(result))),
     feedbackFromError: config.feedbackFromError ?? headersOfError,
     safetyFactor,
-    minRate: config.minRate === undefined ? undefined : checkNumberOption(owner, 'minRate', config.minRate, 'positive'),
+    minRate: config.minRate === undefined ? undefined : minRate,
     maxRate,
+    evidenceFreeMaxRate: config.maxRate ?? Math.max(startingRate, minRate),
     retry,
     decrease,
     increase: checkNumberOption(owner, 'increase', config.increase ?? 0.0002, 'non-negative'),
     maxQueue: checkNumberOption(owner, 'maxQueue', config.maxQueue ?? Infinity, 'non-negative', true),
     wallClock: config.wallClock ?? wallClockNow,
   };
+}
+
+/** A bucket's option keys: found at the top of the config, the bucket's options were passed in its place. */
+const BUCKET_OPTION_KEYS = ['capacity', 'refillRate', 'interval', 'initialTokens', 'scheduler'];
+/** `throttleByTokens`'s options that `adaptiveThrottle` has not: it always waits for tokens, and retries throttled values. */
+const THROTTLE_BY_TOKENS_KEYS = ['strategy', 'maxWait', 'overflow', 'onDrop', 'priority'];
+
+/** The mistakes made with the second argument, each with what to write instead. */
+function checkConfigShape(owner: string, config: unknown): asserts config is object {
+  if (isLimiter(config)) {
+    throw new TypeError(`${owner}: the second argument is a config object; pass \`{ bucket }\`, not the bucket itself`);
+  }
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) {
+    throw new TypeError(
+      `${owner}: the second argument is a config object; pass \`{ bucket }\` (a TokenBucket, or { capacity, refillRate }), got ${describe(config)}`,
+    );
+  }
+  const keys = Object.keys(config);
+  if (!keys.includes('bucket')) {
+    const bucketKeys = keys.filter((key) => BUCKET_OPTION_KEYS.includes(key));
+    if (bucketKeys.length > 0) {
+      throw new TypeError(
+        `${owner}: the second argument is a config object, not the bucket's options; pass \`{ bucket: { ${bucketKeys.join(', ')} } }\``,
+      );
+    }
+  }
+  const misplaced = keys.find((key) => THROTTLE_BY_TOKENS_KEYS.includes(key));
+  if (misplaced !== undefined) {
+    throw new TypeError(
+      `${owner} has no option "${misplaced}" (an option of throttleByTokens): adaptiveThrottle waits for tokens and retries throttled values; ` +
+        `bound the wait with maxQueue, or put throttleByTokens(bucket, { ${misplaced} }) before it to drop or refuse values`,
+    );
+  }
 }
 
 /** The options that only steer adapting: given with `adapt: false`, they would silently do nothing. */
