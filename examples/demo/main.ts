@@ -1,76 +1,134 @@
 /**
  * `npm run demo`: an HTTP API on loopback enforces a limit its client is not told, and a
  * client drives it with `adaptiveThrottle` over Node's fetch, starting from a wrong guess.
- * For each header style the API can speak, it shows a live progress bar, then a table and a
- * text chart of the rate over time: requests, 429s, and goodput as a share of the API's limit.
- *
- *   npm run demo                       # every style, 45 s each
- *   npm run demo -- --style ietf       # one style
- *   npm run demo -- --quick            # shorter runs (CI)
+ * Every header style runs at once, each against its own API; by default the limit steps
+ * during the run (20/s → 8/s → 30/s), so the client is seen learning, then re-learning.
+ * Live progress, then a table of what each client achieved beside the limit, how fast it
+ * settled after each step, and a chart of the rate over time. `--help` for the options.
  */
-import { HEADER_STYLES, type HeaderStyle } from './server';
-import { API_BURST, API_RATE, CONCURRENCY, GUESS, runStyle, type Outcome, type Progress } from './runStyle';
+import { chartLines } from './chart';
+import { BURST_SECONDS, limitPhases, secondsOf } from './limitPlan';
+import { parseDemoArgs, UsageError, USAGE, type DemoOptions } from './options';
+import { ProgressView } from './progressView';
+import { resultOf, resultsTable, settlingTable } from './report';
+import { CONCURRENCY, GUESS, startRun, type RunPlan } from './runStyle';
+import { Screen } from './screen';
+import { STYLE_EXPLANATIONS, type HeaderStyle } from './server';
 
-const args = process.argv.slice(2);
-const quick = args.includes('--quick');
-const styleArg = args.includes('--style') ? args[args.indexOf('--style') + 1] : undefined;
-if (styleArg !== undefined && !HEADER_STYLES.includes(styleArg as HeaderStyle)) {
-  console.error(`unknown --style ${styleArg}; choose one of ${HEADER_STYLES.join(', ')}`);
-  process.exit(2);
+/** Without headers there is no evidence for a rate above the start: the user allows the search this far up. */
+const HEADERLESS_MAX_RATE = 60;
+const HEADERLESS: readonly HeaderStyle[] = ['retry-after-only', 'none'];
+const REDRAW_MS = 250;
+
+function introduce(options: DemoOptions, screen: Screen): void {
+  const { styles, seconds, scenario, safetyFactor } = options;
+  const phases = limitPhases(scenario, seconds);
+  const steps = phases
+    .slice(1)
+    .map((phase) => `${phase.rate}/s at ${secondsOf(phase.fromMs)} s`)
+    .join(' and ');
+  const limit = scenario === 'fixed' ? `${phases[0]!.rate}/s throughout` : `${phases[0]!.rate}/s, stepping to ${steps}`;
+  const together =
+    styles.length > 1 ? `${styles.length} header styles side by side, each against its own API` : `1 header style, against an API`;
+  screen.paragraph(`rxjs-token-bucket demo: takes about ${Math.ceil(seconds)} s (${together} on loopback). --help for the options.`);
+  screen.print('');
+  screen.paragraph(
+    `Each API enforces a limit its client is not told: ${limit} (burst: ${BURST_SECONDS} s of the rate). ` +
+      `Each client, adaptiveThrottle over fetch with concurrency ${CONCURRENCY}, starts from a wrong guess of ` +
+      `${GUESS.refillRate}/s and learns from the replies.`,
+  );
+  screen.paragraph(
+    safetyFactor === 1
+      ? 'safetyFactor 1: spend all the API allows (the default, 0.9, leaves a tenth).'
+      : `safetyFactor ${safetyFactor}: aims at ${safetyFactor} × the limit (the demo's default is 1).`,
+  );
+  screen.print('', '  what each API tells its client:');
+  for (const style of styles) screen.print(`  ${style.padEnd(17)} ${STYLE_EXPLANATIONS[style]}`);
+  if (styles.some((style) => HEADERLESS.includes(style))) {
+    screen.paragraph(
+      `Without headers the rate never rises above its start unless maxRate allows it: ` +
+        `the header-less clients run with maxRate ${HEADERLESS_MAX_RATE}/s.`,
+      '  ',
+    );
+  }
+  screen.print('');
 }
-const styles = styleArg === undefined ? HEADER_STYLES : [styleArg as HeaderStyle];
-const SECONDS = quick ? 25 : 45;
-const tty = process.stdout.isTTY === true;
 
-/** The most the API admits in a run: its full burst at the start, then its rate. */
-function mostAdmitted(seconds: number): number {
-  return API_BURST + API_RATE * seconds;
+function planFor(style: HeaderStyle, options: DemoOptions): RunPlan {
+  return {
+    scenario: options.scenario,
+    safetyFactor: options.safetyFactor,
+    ...(HEADERLESS.includes(style) ? { maxRate: HEADERLESS_MAX_RATE } : {}),
+  };
 }
 
-function drawProgress(style: string, { elapsedMs, ok, throttled, rate }: Progress): void {
-  const width = 30;
-  const done = Math.min(width, Math.round((elapsedMs / (SECONDS * 1000)) * width));
-  const bar = '█'.repeat(done) + '░'.repeat(width - done);
-  const line = `  ${style.padEnd(17)} ${bar} ${(elapsedMs / 1000).toFixed(1).padStart(5)}s  ok ${String(ok).padStart(5)}  429 ${String(throttled).padStart(3)}  rate ${rate.toFixed(1).padStart(6)}/s`;
-  process.stdout.write(tty ? `\r${line}` : `${line}\n`);
-}
+async function demo(options: DemoOptions, screen: Screen): Promise<void> {
+  introduce(options, screen);
+  const runs = await Promise.all(options.styles.map((style) => startRun(style, options.seconds, planFor(style, options))));
+  const view = new ProgressView(screen, runs, options.seconds, Math.max(1, Math.round(options.seconds / 6)) * 1000);
+  const redraw = setInterval(() => view.update(), REDRAW_MS);
+  let outcomes;
+  try {
+    outcomes = await Promise.all(runs.map((run) => run.done));
+  } finally {
+    clearInterval(redraw);
+  }
+  if (screen.tty) view.update(); // the live block's last state stays on the screen
 
-const SPARKS = ' ▁▂▃▄▅▆▇█';
-function sparkline(values: readonly number[], ceiling: number): string {
-  return values.map((v) => SPARKS[Math.max(0, Math.min(8, Math.round((v / ceiling) * 8)))]).join('');
+  const results = outcomes.map((outcome) => resultOf(outcome, options.safetyFactor));
+  screen.print(
+    '',
+    `  results after ${options.seconds} s (ok: requests the API admitted; limit/s: its mean limit)`,
+    ...resultsTable(results),
+  );
+  screen.paragraph('goodput: ok ÷ the most the API could admit (first burst + limit × time).', '  ');
+  screen.paragraph(
+    'targets (issue 11): with headers goodput ≥ 95 %, ≤ 1 % 429s; without, ≥ 90 %, ≤ 2 % ' +
+      '(goodput × safetyFactor); and settled in time (below).',
+    '  ',
+  );
+  screen.print('', ...settlingTable(results));
+  screen.paragraph(
+    'settled: the first 2 s after the change in which every 1 s window admits ≥ 85 % of the aim ' +
+      '(limit × safetyFactor) and sees ≤ 115 % of the limit. Targets: 5 s with headers; without, ' +
+      '5 s after a drop, 15 s after a rise or the start. "!": later than that. 429s: from the change until settled.',
+    '  ',
+  );
+  screen.print(
+    '',
+    ...chartLines(
+      outcomes.map((o) => ({ name: o.style, timeline: o.timeline, phases: o.phases })),
+      screen.width,
+    ),
+  );
+  const missed = results.filter((r) => !r.met).map((r) => r.outcome.style);
+  screen.print('', missed.length === 0 ? '  all targets met.' : `  targets missed by: ${missed.join(', ')}.`);
 }
 
 async function main(): Promise<void> {
-  console.log(`rxjs-token-bucket demo: an API allowing ${API_RATE} req/s (burst ${API_BURST}), not told to the client;`);
-  console.log(
-    `the client guesses ${GUESS.refillRate} req/s and learns from each response (concurrency ${CONCURRENCY}, ${SECONDS} s per style).\n`,
-  );
-  const outcomes: Outcome[] = [];
-  for (const style of styles) {
-    let ticks = 0;
-    // A live bar on a terminal; a line every five seconds in a log (CI).
-    outcomes.push(await runStyle(style, SECONDS, (progress) => (tty || ++ticks % 25 === 0) && drawProgress(style, progress)));
-    if (tty) process.stdout.write('\n');
+  // Piped into `head` that has read enough: stop quietly, as a command-line tool does.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(0);
+  });
+  const screen = new Screen();
+  let parsed;
+  try {
+    parsed = parseDemoArgs(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`demo: ${error.message}\nrun \`npm run demo -- --help\` for the options\n`);
+    process.exitCode = 2;
+    return;
   }
-
-  console.log(`\n  style              requests     ok    429   429 share   goodput (share of the most the API admits)   final rate`);
-  let allMet = true;
-  for (const o of outcomes) {
-    const share = o.throttled / Math.max(1, o.sent);
-    const goodput = o.ok / mostAdmitted(o.seconds);
-    const met = goodput >= 0.9 && share <= 0.02;
-    allMet &&= met;
-    console.log(
-      `  ${o.style.padEnd(17)} ${String(o.sent).padStart(8)} ${String(o.ok).padStart(6)} ${String(o.throttled).padStart(6)}   ${(share * 100).toFixed(2).padStart(6)} %   ${(goodput * 100).toFixed(1).padStart(6)} %  ${met ? 'met ' : 'MISS'}                      ${o.finalRate.toFixed(1).padStart(5)}/s`,
-    );
+  if (parsed.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
   }
-  console.log(`\n  admitted requests per second (a full block is the limit, ${API_RATE}/s):`);
-  for (const o of outcomes) console.log(`  ${o.style.padEnd(17)} |${sparkline(o.okPerSecond, API_RATE)}|`);
-  console.log(
-    `\n  goodput: admitted requests / (${API_BURST} burst + ${API_RATE}/s × ${SECONDS} s), the most the API could have admitted.`,
-  );
-  console.log(`  targets: goodput >= 90 % of the limit and <= 2 % of requests answered 429 — ${allMet ? 'all met' : 'NOT all met'}`);
-  if (!allMet) process.exitCode = 1;
+  await demo(parsed, screen);
 }
 
-void main();
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
