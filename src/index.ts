@@ -28,8 +28,8 @@ export type { AdaptiveThrottleConfig, AdaptableLimiter, FeedbackSource } from '.
 export { planAdaptation } from './arithmetic/adaptation';
 export type { RateLimitFeedback, AdaptationPlan, AdaptationSettings } from './arithmetic/adaptation';
 export type { AdaptOptions } from './limiters/adaptOptions';
-export { AimdRateSearch } from './arithmetic/aimd';
-export type { AimdSettings } from './arithmetic/aimd';
+export { RateSearch, DEFAULT_PROBE_INCREASE } from './arithmetic/rateSearch';
+export type { RateSearchSettings } from './arithmetic/rateSearch';
 export {
   parseRateLimitHeaders,
   parseRateLimitHeadersDetailed,

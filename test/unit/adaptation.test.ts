@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { of } from 'rxjs';
 import { adaptiveThrottle } from '../../src/operators/adaptiveThrottle';
 import { planAdaptation, type AdaptationSettings, type BucketShape } from '../../src/arithmetic/adaptation';
-import { AimdRateSearch } from '../../src/arithmetic/aimd';
 import { TokenBucket } from '../../src/limiters/TokenBucket';
+import { checkConfig } from '../../src/operators/adaptive/config';
 import { createTestScheduler } from '../support/marbles';
 
 const bucket: BucketShape = { capacity: 10, refillRate: 5, interval: 1000, available: 4 };
@@ -74,41 +74,6 @@ describe('TokenBucket.adapt', () => {
   });
 });
 
-describe('AimdRateSearch', () => {
-  const search = (): AimdRateSearch => new AimdRateSearch({ decrease: 0.8, increase: 0.001, interval: 1000 });
-
-  it('grows 2 % per success before any throttle signal (slow start), then halves at the first', () => {
-    const aimd = search();
-    expect(aimd.afterSuccess(10)).toBeCloseTo(10.2, 12);
-    expect(aimd.afterThrottle(40, 0, 1)).toBe(20);
-  });
-
-  it('ignores signals for requests sent before the last decrease (echoes)', () => {
-    const aimd = search();
-    const after = aimd.afterThrottle(40, 0, 10);
-    expect(aimd.afterThrottle(after, 5, 12)).toBe(after);
-    expect(aimd.afterThrottle(after, 11, 20)).toBe(after * 0.8);
-  });
-
-  it('returns towards 97 % of the ceiling, then probes above it additively', () => {
-    const aimd = search();
-    aimd.afterThrottle(100, 0, 1); // ceiling 100
-    let rate = 50;
-    for (let i = 0; i < 200; i++) rate = aimd.afterSuccess(rate);
-    expect(rate).toBeGreaterThan(97);
-    const above = aimd.afterSuccess(rate);
-    expect(above - rate).toBeCloseTo(0.1, 12); // increase × ceiling
-  });
-
-  it('caps the ceiling at the rate the server has been admitting', () => {
-    const aimd = search();
-    // A server admitting 20/s for 2 s while the client asked for 50/s.
-    for (let t = 0; t <= 2000; t += 50) aimd.recordOutcome(false, 1, t);
-    const cut = aimd.afterThrottle(50, 1990, 2000);
-    expect(cut).toBeCloseTo(20.5 * 0.5, 1); // slow-start exit: half the admitted rate (41 in 2 s)
-  });
-});
-
 describe('adaptiveThrottle reading real headers', () => {
   it('retunes from IETF structured fields on a fetch-like response', () => {
     const scheduler = createTestScheduler();
@@ -125,5 +90,16 @@ describe('adaptiveThrottle reading real headers', () => {
       // 50 left for 30 s, 0 in flight: keep ≤ 49 (the bucket holds 0 after the request), spread 50 over 30 s.
       expect(shared.refillRate).toBeCloseTo(50 / 30, 9);
     });
+  });
+});
+
+describe('adaptiveThrottle settings: the evidence-free ceiling LEARNER reads (issue 11)', () => {
+  it('is the user’s maxRate if given, else the starting refillRate (at least minRate); maxRate stays Infinity by default', () => {
+    const options = { capacity: 5, refillRate: 5 };
+    expect(checkConfig({ bucket: options })).toMatchObject({ maxRate: Infinity, evidenceFreeMaxRate: 5 });
+    expect(checkConfig({ bucket: options, maxRate: 40 })).toMatchObject({ maxRate: 40, evidenceFreeMaxRate: 40 });
+    expect(checkConfig({ bucket: options, minRate: 8 })).toMatchObject({ maxRate: Infinity, evidenceFreeMaxRate: 8 });
+    const shared = new TokenBucket({ capacity: 5, refillRate: 12, scheduler: createTestScheduler() });
+    expect(checkConfig({ bucket: shared })).toMatchObject({ evidenceFreeMaxRate: 12 });
   });
 });

@@ -1,10 +1,12 @@
 /**
  * What a response does to the rate of `adaptiveThrottle`'s bucket: feedback with a budget
- * retunes it through `bucket.adapt`; without any, the rate is searched for (AIMD: raised on
- * successes the rate held back, lowered on throttle signals), within [minRate, maxRate].
+ * retunes it through `bucket.adapt`; without any, the rate is searched for (`RateSearch`:
+ * lowered on throttle signals, raised on successes the rate held back), within [minRate,
+ * maxRate]. No evidence, no increase: without headers the rate never rises above
+ * `evidenceFreeMaxRate` (the user's `maxRate` if given, else the starting rate).
  */
 import type { RateLimitFeedback } from '../../arithmetic/adaptation';
-import { AimdRateSearch } from '../../arithmetic/aimd';
+import { RateSearch } from '../../arithmetic/rateSearch';
 import { describesLimit, hasBudgetInfo } from '../../http/responseFeedback';
 import type { AdaptOptions } from '../../limiters/adaptOptions';
 import type { Attempt } from './Attempt';
@@ -21,37 +23,51 @@ export interface RateControl {
   throttle(request: Outcome, feedback: RateLimitFeedback | undefined, unanswered: number): void;
 }
 
-type LearningSettings = Pick<Settings<unknown, unknown>, 'safetyFactor' | 'minRate' | 'maxRate' | 'decrease' | 'increase'>;
+type LearningSettings = Pick<
+  Settings<unknown, unknown>,
+  'safetyFactor' | 'minRate' | 'maxRate' | 'evidenceFreeMaxRate' | 'decrease' | 'increase'
+>;
 
 export class RateLearner implements RateControl {
   private readonly minRate: number;
-  /** Without headers, the rate is searched for (AIMD). */
-  private readonly rateSearch: AimdRateSearch;
+  /** Without rate-limit headers, increases stop here. */
+  private readonly evidenceFreeMaxRate: number;
+  private readonly rateSearch: RateSearch;
 
   constructor(
     private readonly bucket: AdaptableLimiter,
     private readonly settings: LearningSettings,
   ) {
     this.minRate = settings.minRate ?? bucket.refillRate / 1000;
-    this.rateSearch = new AimdRateSearch({ decrease: settings.decrease, increase: settings.increase, interval: bucket.interval ?? 1000 });
+    // The user's maxRate (Infinity if they wrote so), else the starting rate (config.ts); within the bounds here too.
+    this.evidenceFreeMaxRate = Math.min(settings.maxRate, Math.max(this.minRate, settings.evidenceFreeMaxRate));
+    this.rateSearch = new RateSearch({
+      decrease: settings.decrease,
+      increase: settings.increase,
+      interval: bucket.interval ?? 1000,
+      minRate: this.minRate,
+      maxRate: Math.max(this.minRate, settings.maxRate),
+    });
   }
 
   /**
-   * A success: adapt to its feedback, or without any, raise the rate (AIMD). `unanswered`:
-   * the cost of the other requests in flight, which the server's numbers do not count yet.
+   * A success: adapt to its feedback, or without any, raise the rate (up to the evidence-free
+   * ceiling). `unanswered`: the cost of the other requests in flight, which the server's numbers do not count yet.
    */
   learn(request: Outcome, feedback: RateLimitFeedback | undefined, unanswered: number): void {
     if (feedback !== undefined && hasBudgetInfo(feedback)) {
       this.bucket.adapt(feedback, this.adaptOptions(unanswered));
       return;
     }
-    this.rateSearch.recordOutcome(false, request.charged, this.bucket.scheduler.now());
+    const now = this.bucket.scheduler.now();
+    this.rateSearch.recordOutcome(false, request.charged, now);
     // Raise the rate only when it held this request back: a rate nobody runs into proves nothing.
-    if (!request.waitedForTokens) return;
-    this.setRate(this.rateSearch.afterSuccess(this.bucket.refillRate));
+    const rate = this.bucket.refillRate;
+    if (!request.waitedForTokens || rate >= this.evidenceFreeMaxRate) return;
+    this.setRate(Math.min(this.evidenceFreeMaxRate, this.rateSearch.afterSuccess(rate, now)));
   }
 
-  /** A throttle signal: pause for Retry-After (or as the budget says); without a limit in the feedback, decrease (AIMD). */
+  /** A throttle signal: pause for Retry-After (or as the budget says); without a limit in the feedback, decrease. */
   throttle(request: Outcome, feedback: RateLimitFeedback | undefined, unanswered: number): void {
     if (feedback !== undefined && (hasBudgetInfo(feedback) || feedback.retryAfter !== undefined)) {
       this.bucket.adapt(feedback, this.adaptOptions(unanswered));
@@ -66,7 +82,7 @@ export class RateLearner implements RateControl {
 
   private setRate(rate: number): void {
     const clamped = Math.min(this.settings.maxRate, Math.max(this.minRate, rate));
-    if (clamped !== this.bucket.refillRate) this.bucket.configure({ refillRate: clamped });
+    if (Number.isFinite(clamped) && clamped !== this.bucket.refillRate) this.bucket.configure({ refillRate: clamped });
   }
 
   private adaptOptions(inFlight: number): AdaptOptions {

@@ -81,12 +81,15 @@ export interface AdaptiveThrottleConfig<T, R> {
   maxRate?: number;
   /** How many times one value is retried after a throttle signal; past it the stream errors. Default 3. */
   retry?: number;
-  /** Without headers: the rate is multiplied by this on a throttle signal (once per round trip); 1 keeps it. Default 0.85. */
+  /**
+   * Without headers: on a throttle signal (once per round trip) the rate becomes this share of
+   * the rate the server was measured admitting; 1 keeps it. Default 0.85.
+   */
   decrease?: number;
   /**
-   * Without headers: once the server has throttled, each success probes the rate up by this
-   * share of the rate it throttled at (additive increase; see `AimdRateSearch`); 0 stops probing.
-   * Default 0.0002 (about one throttle signal per hundreds of requests once settled).
+   * Without headers: how hard the rate probes above the ceiling it found — after a 4–8 s hold,
+   * on a cubic (see `RateSearch`) — as a multiple of the default 0.0002; 0 turns every increase
+   * (slow start too) off.
    */
   increase?: number;
   /** Values waiting for a request slot or tokens, at most; past it the stream errors. Default `Infinity`. */
