@@ -33,6 +33,8 @@ import {
 /** So many tokens that no grant ever waits. */
 const PLENTY = 1e12;
 const LANES = [1, 64] as const;
+/** One value of cost 1, any wait: a reserve call of the script alone. */
+const ONE = [{ cost: 1, maxWaitMicros: -1 }];
 
 /** Runs `count` operations, `lanes` at a time: each lane starts its next one when its last one ends. */
 function inLanes(count: number, lanes: number, operation: () => Promise<unknown>): () => Promise<void> {
@@ -94,6 +96,7 @@ const epochNow = (): number => performance.timeOrigin + performance.now();
 type WorkerMessage =
   | { type: 'ready' }
   | { type: 'result'; count: number; lateMs: number }
+  | { type: 'limited'; storeTimes: number[] }
   | { type: 'stats'; granted: number; storeErrors: number; timeouts: number };
 
 /** A bench worker process (bench/fixtures/redisWorker.ts) and its replies, one at a time. */
@@ -190,6 +193,50 @@ async function measureWindow(workers: readonly BenchWorker[], subject: ProcessSu
   return { total: total / (windowMs / 1000), evenness: Math.min(...counts) / Math.max(...counts), lateMs };
 }
 
+/** A limit that binds, shared by every worker: 4 processes × 64 in flight must hold it in every window. */
+const LIMITED = { capacity: 50, refillRate: 20_000 } as const;
+/** The sliding window the shared limit is checked over, and the slack allowed per window (ms). */
+const LIMIT_WINDOW_MS = 50;
+const LIMIT_TOLERANCE_MS = 1;
+
+/** The most grants in any window of `windowMs` starting at a grant. */
+function busiestWindow(times: readonly number[], windowMs: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let most = 0;
+  for (let start = 0, end = 0; start < sorted.length; start++) {
+    while (end < sorted.length && sorted[end]! < sorted[start]! + windowMs) end++;
+    most = Math.max(most, end - start);
+  }
+  return most;
+}
+
+interface LimitedSample {
+  readonly processes: number;
+  readonly perSecond: number;
+  readonly busiest: number;
+  readonly bound: number;
+}
+
+/** The first `processes` workers, 64 in flight each, on a fresh key of the `LIMITED` limit: grants/s, and the busiest window on the server's clock. */
+async function measureLimited(workers: readonly BenchWorker[], processes: number, windowMs: number, round: number): Promise<LimitedSample> {
+  const taking = workers.slice(0, processes);
+  const startAt = epochNow() + START_LEAD_MS;
+  const key = `bench:limited:${processes}:${round}:${Math.round(startAt)}`;
+  for (const worker of taking) worker.send({ kind: 'limited', lanes: 64, startAt, windowMs, key, ...LIMITED });
+  const replies = await Promise.all(taking.map((worker) => worker.next(windowMs + 30_000)));
+  const times = replies.flatMap((reply) => {
+    if (reply.type !== 'limited') throw new Error(`Redis bench worker answered ${JSON.stringify(reply)} instead of its grants`);
+    return reply.storeTimes;
+  });
+  const span = Math.max(...times) - Math.min(...times);
+  return {
+    processes,
+    perSecond: times.length / (span / 1000),
+    busiest: busiestWindow(times, LIMIT_WINDOW_MS),
+    bound: LIMITED.capacity + (LIMITED.refillRate * (LIMIT_WINDOW_MS + LIMIT_TOLERANCE_MS)) / 1000,
+  };
+}
+
 /**
  * 1, 2 and 4 worker processes pushing grants through one shared key (1 and 64 in flight
  * each), beside as many processes doing a bare `INCR` on one key. Workers start once and
@@ -216,6 +263,7 @@ async function measureProcesses(
   let startupMs = Number.NaN;
   const samples = new Map<string, WindowSample[]>(subjects.map((subject) => [subject.name, []]));
   const finalStats: WorkerMessage[] = [];
+  const limited: LimitedSample[] = [];
   try {
     for (const worker of workers) {
       const ready = await worker.next(60_000);
@@ -234,6 +282,9 @@ async function measureProcesses(
         samples.get(subject.name)!.push(sample);
         trace(`[round ${round + 1}] ${subject.name}: ${sample.total.toFixed(0)} ops/s, started ≤ ${sample.lateMs.toFixed(1)} ms late`);
       }
+    }
+    for (let round = 0; round < ctx.runs; round++) {
+      for (const processes of [1, workers.length]) limited.push(await measureLimited(workers, processes, windowMs * 2, round));
     }
   } finally {
     for (const stats of await Promise.all(workers.map((worker) => worker.stop()))) if (stats !== undefined) finalStats.push(stats);
@@ -266,6 +317,15 @@ async function measureProcesses(
       const value = significant(totalOf.get(subject.name)! / totalOf.get(`INCR, ${shapeOf(subject)}`)!);
       return { label: `RedisTokenBucket / INCR, ${shapeOf(subject)} each`, value };
     });
+  const limitedOf = (processes: number) => limited.filter((sample) => sample.processes === processes);
+  const all = limitedOf(workers.length);
+  const worst = Math.max(...all.map((sample) => sample.busiest / sample.bound));
+  ratios.push({
+    label: `${workers.length} processes × 64 in flight on one limited key: busiest ${LIMIT_WINDOW_MS} ms window / (capacity + rate × (window + ${LIMIT_TOLERANCE_MS} ms))`,
+    value: significant(worst),
+    target: '≤ 1',
+    pass: worst <= 1,
+  });
   const serverTime = commandTimes(await admin.info('commandstats'));
   const lateness = [...samples.values()].flat().map((sample) => sample.lateMs);
   const sum = (field: 'granted' | 'storeErrors' | 'timeouts') =>
@@ -284,6 +344,10 @@ async function measureProcesses(
       `Redis's own time per call in these runs (INFO commandstats): EVALSHA of the reserve script ${serverTime.get('evalsha') ?? '?'} µs ` +
         `(its TIME, HMGET, HSET and PEXPIRE included), INCR ${serverTime.get('incr') ?? '?'} µs. The server runs commands one at a time on one core, ` +
         'so once enough are in flight its time per call, not the clients, sets the ceiling.',
+      `Shared limit (capacity ${LIMITED.capacity}, ${LIMITED.refillRate}/s, 64 in flight per process, ${windowMs * 2} ms runs on a fresh key, ${ctx.runs} runs): ` +
+        `1 process ${significant(median(limitedOf(1).map((sample) => sample.perSecond)))} grants/s, ` +
+        `${workers.length} processes ${significant(median(all.map((sample) => sample.perSecond)))} grants/s together; ` +
+        `busiest ${LIMIT_WINDOW_MS} ms window on the server's clock ${Math.max(...all.map((sample) => sample.busiest))} grants against a bound of ${all[0]?.bound ?? '?'} in every run.`,
       `This machine has ${os.cpus().length} cores for redis-server, the workers and this process (load average ${os.loadavg()[0]!.toFixed(2)} after): ` +
         'with more busy processes than cores, the processes rows measure shared CPU as much as Redis.',
     ],
@@ -309,7 +373,13 @@ const suite: BenchSuite = async (ctx) => {
     const count = ctx.quick ? 1_000 : 10_000;
     const bucket = new RedisTokenBucket({ redis, key: 'bench:bucket', capacity: PLENTY, refillRate: PLENTY, maxInFlight: 64 });
     const scripts = new BucketScripts(redis);
-    const limits = { capacity: PLENTY, tokensPerMicro: PLENTY / 1e6 };
+    const scriptContext = {
+      limits: { capacity: PLENTY, tokensPerMicro: PLENTY / 1e6 },
+      clock: SERVER_CLOCK,
+      generation: '',
+      carry: 0,
+      untrusted: false,
+    };
     const flexible = new RateLimiterRedis({ storeClient: redis, keyPrefix: 'bench:rlf', points: 1e9, duration: 3600 });
     const subjects: Timed[] = [];
     for (const lanes of LANES) {
@@ -317,7 +387,7 @@ const suite: BenchSuite = async (ctx) => {
         subjects.push({ name: `${name} ×${lanes}`, run: make(count), warmUp: make(Math.ceil(count / 10)) });
       add('INCR', (n) => inLanes(n, lanes, () => redis.incr('bench:incr')));
       add('RedisTokenBucket', (n) => bucketGrants(bucket, n, lanes));
-      add('reserve script alone', (n) => inLanes(n, lanes, () => scripts.reserve('rtb:{bench:script}', limits, SERVER_CLOCK, 1, -1)));
+      add('reserve script alone', (n) => inLanes(n, lanes, () => scripts.reserve('rtb:{bench:script}', scriptContext, ONE)));
       add('rate-limiter-flexible consume', (n) => inLanes(n, lanes, () => flexible.consume('k', 1)));
     }
     const singleStarted = performance.now();
@@ -338,11 +408,23 @@ const suite: BenchSuite = async (ctx) => {
       const lanes = row.subject.endsWith('×64') ? 64 : 1;
       row.metrics['× INCR'] = significant(perSecond.get(row.subject)! / perSecond.get(`INCR ×${lanes}`)!);
     }
-    const ratio = (of: string, to: string, lanes: number): BenchRatio => ({
-      label: `${of} / ${to}, ${lanes} in flight`,
-      value: significant(perSecond.get(`${of} ×${lanes}`)! / perSecond.get(`${to} ×${lanes}`)!),
-    });
+    const ratio = (of: string, to: string, lanes: number, least?: number): BenchRatio => {
+      const value = significant(perSecond.get(`${of} ×${lanes}`)! / perSecond.get(`${to} ×${lanes}`)!);
+      return least === undefined
+        ? { label: `${of} / ${to}, ${lanes} in flight`, value }
+        : { label: `${of} / ${to}, ${lanes} in flight`, value, target: `≥ ${least}`, pass: value >= least };
+    };
     const stats = bucket.stats();
+    // The server's time per grant, each shape alone: the reserve script's EVALSHA time over the grants it made.
+    const serverPerGrant = new Map<string, number>();
+    for (const lanes of LANES) {
+      await redis.config('RESETSTAT');
+      await bucketGrants(bucket, count, lanes)();
+      const evalsha = /cmdstat_evalsha:calls=(\d+),usec=(\d+)/.exec(await redis.info('commandstats'));
+      if (evalsha !== null) serverPerGrant.set(`×${lanes}`, Number(evalsha[2]) / count);
+      const calls = evalsha === null ? Number.NaN : Number(evalsha[1]);
+      serverPerGrant.set(`calls ×${lanes}`, calls);
+    }
     const processesStarted = performance.now();
     const processes = await measureProcesses(server.url, redis, ctx);
     trace(`[processes] ${((performance.now() - processesStarted) / 1000).toFixed(1)} s with start-up`);
@@ -350,15 +432,18 @@ const suite: BenchSuite = async (ctx) => {
       ...section,
       rows: [...rows, ...processes.rows],
       ratios: [
-        ratio('RedisTokenBucket', 'INCR', 1),
-        ratio('RedisTokenBucket', 'INCR', 64),
+        ratio('RedisTokenBucket', 'INCR', 1, 0.9),
+        ratio('RedisTokenBucket', 'INCR', 64, 3),
         ratio('RedisTokenBucket', 'rate-limiter-flexible consume', 1),
         ratio('RedisTokenBucket', 'rate-limiter-flexible consume', 64),
         ...processes.ratios,
       ],
       notes: [
         `${count} operations per run, median of ${ctx.runs} interleaved runs; one ioredis client; redis-server ${serverVersion(binary)} on 127.0.0.1, no persistence.`,
-        'A grant is one EVALSHA of the reserve script (reads TIME, refills, takes or reserves, PEXPIRE); INCR is the floor for one round trip of one command.',
+        'Values waiting to be asked go to Redis together: one EVALSHA of the reserve script reserves a batch in order (one call out at a time; the next goes when it answers, with what arrived meanwhile). ' +
+          'INCR is the floor for one round trip of one command.',
+        `Redis's time per grant (INFO commandstats, the bucket alone): ${significant(serverPerGrant.get('×1') ?? Number.NaN)} µs with 1 in flight, ` +
+          `${significant(serverPerGrant.get('×64') ?? Number.NaN)} µs with 64 (${significant(count / (serverPerGrant.get('calls ×64') ?? Number.NaN))} grants per call).`,
         '"reserve script alone" calls the same script without the bucket (no queue, timers or events): the difference to RedisTokenBucket is the bucket\'s own cost.',
         'rate-limiter-flexible RateLimiterRedis.consume is a fixed-window counter (one Lua call: SET NX + INCRBY + PTTL), not a token bucket.',
         `Bucket after the runs: ${stats.granted} grants, ${stats.storeErrors} store errors, ${stats.timeouts} timeouts.`,

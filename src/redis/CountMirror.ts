@@ -1,14 +1,18 @@
 import { TokenLedger, type LedgerLimits } from '../arithmetic/TokenLedger';
 import type { CountReply } from './replies';
+import type { StoreView } from './BucketStore';
 import type { ScriptLimits } from './scripts';
 
 /**
  * What this process last heard of the shared count, refilled since: the estimate behind
  * `available` and `timeUntil` (other processes spend too), kept with the limits this
- * process passes to the scripts.
+ * process passes to the scripts and the generation of the state it heard it from. Other
+ * processes only lower the count (or refund within it), so the estimate is an upper bound
+ * of the true count: what a call carries into a new state if the old one was lost.
  */
-export class CountMirror {
+export class CountMirror implements StoreView {
   private current: LedgerLimits;
+  private heardGeneration = '';
   private tokensPerMicro: number;
   private readonly ledger: TokenLedger;
 
@@ -25,6 +29,16 @@ export class CountMirror {
   /** The limits in the scripts' units: capacity and tokens per µs. */
   scriptLimits(): ScriptLimits {
     return { capacity: this.current.capacity, tokensPerMicro: this.tokensPerMicro };
+  }
+
+  /** The generation of the state last heard of ('' for none yet). */
+  get generation(): string {
+    return this.heardGeneration;
+  }
+
+  /** The count at `now`, as last heard and refilled since (negative while reservations are owed). */
+  carry(now: number): number {
+    return this.ledger.tokensAt(now);
   }
 
   /** Until when (scheduler clock) the shared bucket is paused, as far as this process knows, or -Infinity. */
@@ -53,7 +67,8 @@ export class CountMirror {
    * Mirrors a count Redis reported as of `ahead` µs from its now: during a pause that is the
    * count at the pause's end, refilled meanwhile, and nothing is granted before it.
    */
-  heard({ tokens, ahead }: CountReply, now: number): void {
+  heard({ tokens, ahead, generation }: CountReply, now: number): void {
+    this.heardGeneration = generation;
     if (ahead <= 0) {
       this.ledger.setTokens(tokens, now);
       return;

@@ -15,10 +15,12 @@ import { BucketStore } from './BucketStore';
 import { CountChanges } from './CountChanges';
 import { CountMirror } from './CountMirror';
 import type { RedisTokenBucketEvent, RedisTokenBucketStats } from './events';
+import { checkRedisLimits, clampRedisRate } from './limitsRange';
 import { LocalFallback } from './LocalFallback';
 import { checkRedisOptions, type RedisTokenBucketOptions } from './options';
 import { Refunds } from './Refunds';
 import { ReserveCalls } from './ReserveCalls';
+import { StoreClockReader } from './StoreClockReader';
 import { StoreHealth } from './StoreHealth';
 import { TicketPump } from './TicketPump';
 import { TicketQueue } from './TicketQueue';
@@ -28,10 +30,12 @@ import type { Ticket } from './tickets';
  * A token bucket whose state lives in Redis, so any number of processes share one limit.
  * Every operator that takes a `TokenBucket` takes it.
  *
- * Each value costs one round trip: an atomic Lua script reads the server's clock, refills,
- * and either takes the cost or reserves it ahead, answering how long to wait; this process
- * then grants the value at that time with its own scheduler (no polling). A value that
- * leaves before its time returns its reservation. Values of one process are granted in
+ * Values are asked in batches: an atomic Lua script reads the server's clock, refills, and
+ * for each value in order either takes the cost or reserves it ahead, answering how long
+ * each waits; this process then grants each at its time with its own scheduler (no
+ * polling). One call is out at a time: the first value goes at once, what arrives meanwhile
+ * goes together in the next. A value that leaves before its time returns its reservation
+ * (when its call answers, if it is out). Values of one process are granted in
  * the order they were asked of Redis: at most `maxInFlight` at once, the others waiting by
  * priority (higher first, FIFO within a level) and arrival; a value already asked is never
  * overtaken. `acquire`/`execute` wait in the same queue through a Promise; `debit`/`refund`
@@ -79,11 +83,25 @@ export class RedisTokenBucket implements TokenLimiter {
     this.mirror = new CountMirror(checked, this.clock());
     const { mirror, tickets, events, clock } = this;
     // The shared state in Redis, and the scripts this process runs on it.
-    const store = new BucketStore(checked.redis, this.key, checked.clock, () => mirror.scriptLimits());
+    const store = new BucketStore(checked.redis, this.key, new StoreClockReader(checked.clock), mirror, clock);
     const pump = () => this.pump.run();
     const policy = checked.onStoreError;
-    this.fallback = policy === 'local' ? new LocalFallback(mirror.limits, checked.localShare, scheduler, tickets, pump) : null;
-    this.health = new StoreHealth(policy, checked.probeInterval, this.key, tickets, this.fallback, events, clock);
+    this.fallback =
+      policy === 'local'
+        ? new LocalFallback(mirror.limits, checked.localShare, scheduler, {
+            tickets,
+            sharedCount: (at) => mirror.carry(at),
+            charge: (amount) => this.changes.settle('debit', amount),
+            // As the pump sends: one call out at a time while Redis is healthy, within maxInFlight.
+            freeSlots: () => (this.calls.size > 0 ? 0 : checked.maxInFlight - this.calls.valuesOut - tickets.reserved),
+            resend: (batch) => this.calls.send(batch),
+            onReady: pump,
+          })
+        : null;
+    // The probe of 'fail-open' and 'local' changes nothing (no cap, no pause) and mirrors the count.
+    const probe = () => store.adjust(undefined, 0).then((count) => mirror.heard(count, clock()));
+    const links = { tickets, fallback: this.fallback, events, clock, probe, run: pump };
+    this.health = new StoreHealth(policy, checked.probeInterval, checked.timeout, this.key, links);
     this.refunds = new Refunds(store, mirror, events, clock);
     this.changes = new CountChanges(store, mirror, this.health, this.fallback, events, clock);
     this.calls = new ReserveCalls(store, checked.timeout, tickets, mirror, this.health, this.refunds, scheduler, pump);
@@ -176,7 +194,8 @@ export class RedisTokenBucket implements TokenLimiter {
    * the capacity fail with a `RangeError`; reservations already made stand.
    */
   configure(limits: Partial<LedgerLimits>): void {
-    this.applyLimits(checkLimitsPatch('RedisTokenBucket.configure', limits, this.mirror.limits), 'configure');
+    const owner = 'RedisTokenBucket.configure';
+    this.applyLimits(checkRedisLimits(owner, checkLimitsPatch(owner, limits, this.mirror.limits)), 'configure');
   }
 
   /**
@@ -199,7 +218,8 @@ export class RedisTokenBucket implements TokenLimiter {
     if (plan.capTokens !== undefined || plan.pauseFor !== undefined) {
       this.changes.adjust(plan.capTokens, plan.pauseFor === undefined ? 0 : plan.pauseFor * 1000);
     }
-    const rate = plan.refillRate !== undefined && plan.refillRate > 0 ? plan.refillRate : refillRate;
+    const learned = plan.refillRate !== undefined && plan.refillRate > 0 ? plan.refillRate : refillRate;
+    const rate = learned === refillRate ? refillRate : clampRedisRate(learned, capacity, interval);
     if (rate !== refillRate) this.applyLimits({ capacity, refillRate: rate, interval }, plan.cause);
   }
 
@@ -232,7 +252,7 @@ export class RedisTokenBucket implements TokenLimiter {
       queuedCost: this.tickets.totalCost,
       ...this.counters.snapshot(),
       timerScheduled: this.pump.timerScheduled,
-      inFlight: this.calls.size,
+      inFlight: this.calls.valuesOut,
       reserved: this.tickets.reserved,
       ...this.refunds.stats(),
       ...this.health.stats(),
@@ -264,8 +284,8 @@ export class RedisTokenBucket implements TokenLimiter {
     this.tickets.remove(ticket);
     this.counters.cancelled++;
     if (this.events.observers > 0) this.events.emit({ type: 'cancelled', time: this.clock(), cost: ticket.cost });
-    if (state === 'sent') this.refunds.await();
-    else if (state === 'reserved' && ticket.reservation !== null) this.refunds.add(ticket.reservation);
+    // A sent value's call keeps its slot; its answer's reservation goes back when it comes (ReserveCalls).
+    if (state === 'reserved' && ticket.reservation !== null) this.refunds.add(ticket.reservation);
     else if (state === 'local') this.fallback?.withdraw(ticket);
     this.pump.run();
   }

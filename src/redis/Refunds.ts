@@ -22,19 +22,28 @@ export class Refunds {
     private readonly clock: () => number,
   ) {}
 
-  /** A withdrawn value's call is still in flight: its answer may hold a reservation to give back. */
-  await(): void {
-    this.batch.await();
+  /**
+   * A reserve call went out. Until it settles, reservations of values that leave are held:
+   * the call may be reserving later ones, and a reservation goes back at once only while it
+   * is the latest, so they go back together with what its answer brings, latest first.
+   */
+  callSent(): void {
+    this.batch.outstanding++;
   }
 
-  /** That call was answered (or failed, or timed out). */
-  answered(): void {
-    this.batch.answered();
+  /** A reserve call was answered, failed or timed out (the caller then flushes). */
+  callSettled(): void {
+    this.batch.outstanding--;
   }
 
-  /** A reservation of a value that left, to give back at the end of the turn. */
+  /** A reservation of a value that left, to give back at the end of the turn (or when the reserve call out settles). */
   add(reservation: Reservation): void {
     this.batch.add(reservation);
+  }
+
+  /** Sends what was added now (an answer's abandoned reservations go back before the next reserve call). */
+  flush(): void {
+    this.batch.flush();
   }
 
   /** A value that left was granted at once: nothing can be given back. */
@@ -69,45 +78,37 @@ export class Refunds {
 }
 
 /**
- * Collects reservations to give back and sends them in one batch at the end of the turn,
- * latest first (only the latest reservation of the shared state can be returned, so a run
- * of them must go back from its end). While withdrawn values still have calls in flight,
- * the batch waits for their answers, which may hold later reservations of the same run.
+ * Collects reservations to give back and sends them in one call, latest first (the latest
+ * reservation of the shared state goes back at once; earlier ones are applied after it, see
+ * the refund script): at the end of the turn, or, while a reserve call is out, when it
+ * settles (at most one call's time: the next call goes only after the refund).
  */
 class RefundBatch {
   private pending: Reservation[] = [];
-  private awaited = 0;
   private queued = false;
+  /** Reserve calls out: while there are, the end of the turn sends nothing. */
+  outstanding = 0;
 
   constructor(private readonly send: (latestFirst: Reservation[]) => void) {}
 
-  /** A withdrawn value's call is still in flight. */
-  await(): void {
-    this.awaited++;
-  }
-
-  /** That call was answered (or failed, or timed out). */
-  answered(): void {
-    if (--this.awaited === 0) this.flushSoon();
-  }
-
   add(reservation: Reservation): void {
     this.pending.push(reservation);
-    this.flushSoon();
-  }
-
-  private flushSoon(): void {
-    if (this.queued || this.awaited > 0 || this.pending.length === 0) return;
+    if (this.queued) return;
     this.queued = true;
-    queueMicrotask(this.flush);
+    queueMicrotask(this.endOfTurn);
   }
 
-  private readonly flush = (): void => {
-    this.queued = false;
-    if (this.awaited > 0 || this.pending.length === 0) return;
+  /** Sends what is pending now. */
+  flush(): void {
+    if (this.pending.length === 0) return;
     const batch = this.pending.sort((a, b) => dueInMicros(b) - dueInMicros(a));
     this.pending = [];
     this.send(batch);
+  }
+
+  private readonly endOfTurn = (): void => {
+    this.queued = false;
+    if (this.outstanding === 0) this.flush();
   };
 }
 

@@ -4,19 +4,24 @@ import type { BucketStore } from './BucketStore';
 import type { CountMirror } from './CountMirror';
 import { RedisStoreError } from './errors';
 import type { Refunds } from './Refunds';
-import type { ReserveReply } from './replies';
+import type { ReserveAnswer, ReserveReply } from './replies';
+import type { ReserveAsk } from './scripts';
 import type { StoreHealth } from './StoreHealth';
 import type { TicketQueue } from './TicketQueue';
 import { StoreCall, type Ticket } from './tickets';
 
 /**
- * The reserve calls of a Redis bucket in flight: one per ticket sent, and what its answer,
- * failure or timeout does to the ticket. Calls time out oldest first, so one timer, aimed
- * at the oldest call's timeout, serves them all.
+ * The reserve calls of a Redis bucket in flight, each carrying a batch of tickets, and what
+ * its answer, failure or timeout does to them. Calls time out oldest first, so one timer,
+ * aimed at the oldest call's timeout, serves them all. The values of a call hold their
+ * `maxInFlight` slots until it settles, withdrawn ones too: a withdrawn value's reservation is
+ * refunded when the answer comes (also after a timeout), before any later call is sent.
  */
 export class ReserveCalls {
   /** Calls awaiting an answer, oldest first. */
   private readonly inFlight = new Set<StoreCall>();
+  /** The values in those calls, withdrawn ones included. */
+  private values = 0;
   private readonly timer: SingleTimer;
   private readonly clock: () => number;
 
@@ -40,14 +45,25 @@ export class ReserveCalls {
     return this.inFlight.size;
   }
 
-  /** Asks Redis for a ticket's cost, allowing what is left of its `maxWait`; the ticket is `sent`. */
-  send(ticket: Ticket): void {
+  /** Values in calls awaiting an answer (withdrawn ones too): the slots they hold. */
+  get valuesOut(): number {
+    return this.values;
+  }
+
+  /** Asks Redis for the tickets' costs in one call, in order, each allowing what is left of its `maxWait`; they are `sent`. */
+  send(batch: readonly Ticket[]): void {
     const now = this.clock();
-    this.tickets.enter(ticket, 'sent');
-    const call = new StoreCall(ticket, now, this.health.sending(now));
+    const asks: ReserveAsk[] = [];
+    for (const ticket of batch) {
+      if (ticket.state !== 'done') this.tickets.enter(ticket, 'sent');
+      const left = ticket.waitLeft(now);
+      asks.push({ cost: ticket.cost, maxWaitMicros: left === Infinity ? -1 : left * 1000 });
+    }
+    const call = new StoreCall(batch, now, this.health.sending(now));
     this.inFlight.add(call);
-    const left = ticket.waitLeft(now);
-    this.store.reserve(ticket.cost, left === Infinity ? -1 : left * 1000).then(
+    this.values += batch.length;
+    this.refunds.callSent();
+    this.store.reserve(asks).then(
       (reply) => this.answered(call, reply),
       (error: unknown) => this.failed(call, error),
     );
@@ -61,32 +77,44 @@ export class ReserveCalls {
   }
 
   private answered(call: StoreCall, reply: ReserveReply): void {
-    const ticket = call.ticket;
-    const abandoned = call.settled || ticket.cancelled;
-    if (!call.settled) this.settle(call);
+    const late = call.settled;
+    if (!late) this.settle(call);
     const now = this.clock();
     this.mirror.heard(reply, now);
     this.health.recovered(now);
-    if (abandoned) {
-      // Timed out or withdrawn meanwhile: whatever was reserved goes back (if it still can).
-      if (reply.granted && reply.wait > 0) this.refunds.add({ base: reply.base, due: reply.due, cost: ticket.cost });
-      else if (reply.granted) this.refunds.forfeit(ticket.cost);
-    } else if (!reply.granted) {
-      const retryAfter = Math.ceil(reply.wait) / 1000;
-      this.tickets.settle(ticket, (waiter) => waiter.refused(retryAfter));
-    } else {
-      ticket.reservation = { base: reply.base, due: reply.due, cost: ticket.cost };
-      ticket.storeTime = Number(reply.base) * 1000 + Number(reply.due) / 1000;
-      // Due `wait` after the server's now, counted from this reply: late by the reply's trip, never early.
-      ticket.dueAt = now + reply.wait / 1000;
-      this.tickets.enter(ticket, 'reserved');
-    }
+    call.tickets.forEach((ticket, index) => {
+      const answer = reply.answers[index]!;
+      if (late || ticket.cancelled) this.abandoned(ticket, answer, reply);
+      else this.reserved(ticket, answer, reply, now);
+    });
+    // Before any later call is sent, so what goes back is still the latest of the state.
+    this.refunds.flush();
     this.onSettled();
+  }
+
+  /** Timed out or withdrawn meanwhile: whatever was reserved goes back (if it still can). */
+  private abandoned(ticket: Ticket, answer: ReserveAnswer, reply: ReserveReply): void {
+    if (!answer.granted) return;
+    if (answer.wait > 0) this.refunds.add({ generation: reply.generation, base: reply.base, due: answer.due, cost: ticket.cost });
+    else this.refunds.forfeit(ticket.cost);
+  }
+
+  private reserved(ticket: Ticket, answer: ReserveAnswer, reply: ReserveReply, now: number): void {
+    if (!answer.granted) {
+      const retryAfter = Math.ceil(answer.wait) / 1000;
+      this.tickets.settle(ticket, (waiter) => waiter.refused(retryAfter));
+      return;
+    }
+    ticket.reservation = { generation: reply.generation, base: reply.base, due: answer.due, cost: ticket.cost };
+    ticket.storeTime = Number(reply.base) * 1000 + Number(answer.due) / 1000;
+    // Due `wait` after the server's now, counted from this reply: late by the reply's trip, never early.
+    ticket.dueAt = now + answer.wait / 1000;
+    this.tickets.enter(ticket, 'reserved');
   }
 
   /** The call failed: a client error, or a malformed reply (which comes as a `RedisStoreError` already). */
   private failed(call: StoreCall, cause: unknown): void {
-    if (call.settled) return; // timed out already; the ticket went to onStoreError then
+    if (call.settled) return; // timed out already; the tickets went to onStoreError then
     this.settle(call);
     const message = cause instanceof Error ? cause.message : String(cause);
     const error =
@@ -94,6 +122,7 @@ export class ReserveCalls {
         ? cause
         : new RedisStoreError(`Redis call for key ${this.store.key} failed: ${message}`, this.store.key, cause);
     this.storeFailed(call, error);
+    this.refunds.flush();
     this.onSettled();
   }
 
@@ -105,19 +134,21 @@ export class ReserveCalls {
       this.health.timeouts++;
       this.storeFailed(call, new RedisStoreError(`Redis did not answer within ${this.timeout} ms (key ${this.store.key})`, this.store.key));
     }
+    this.refunds.flush();
     this.onSettled();
   }
 
-  /** Redis counts as failing, and the ticket (unless withdrawn) goes to `onStoreError`. */
+  /** Redis counts as failing, and the call's tickets (unless withdrawn) go to `onStoreError`. */
   private storeFailed(call: StoreCall, error: RedisStoreError): void {
     this.health.failed(error);
-    if (!call.ticket.cancelled) this.health.apply(call.ticket, error);
+    for (const ticket of call.tickets) if (!ticket.cancelled && ticket.state === 'sent') this.health.apply(ticket, error);
   }
 
   private settle(call: StoreCall): void {
     call.settled = true;
     this.inFlight.delete(call);
+    this.values -= call.tickets.length;
     this.health.settled(call);
-    if (call.ticket.cancelled) this.refunds.answered();
+    this.refunds.callSettled();
   }
 }

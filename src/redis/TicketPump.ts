@@ -2,13 +2,14 @@ import type { SchedulerLike } from 'rxjs';
 import { SingleTimer } from '../waiting/SingleTimer';
 import type { LocalFallback } from './LocalFallback';
 import type { ReserveCalls } from './ReserveCalls';
+import { MAX_BATCH } from './scripts';
 import type { StoreHealth } from './StoreHealth';
 import type { TicketQueue } from './TicketQueue';
 import type { Ticket } from './tickets';
 
 /**
  * The run loop of a Redis bucket's queue: asks Redis for the first unsent tickets (by
- * priority, then arrival) while fewer than `maxInFlight` are active, grants the heads in
+ * priority, then arrival), batched, while fewer than `maxInFlight` hold a slot, grants the heads in
  * queue order as they may go, then aims the two timers: its own, at the head's reservation,
  * and the calls' timeout timer. Re-entrant runs (from a grant, an answer, a local grant)
  * fold into the running one.
@@ -16,6 +17,8 @@ import type { Ticket } from './tickets';
 export class TicketPump {
   /** Aimed at the head's reservation: the only grant timer while values wait. */
   private readonly grantTimer: SingleTimer;
+  /** The tickets of the next reserve call, while it is being filled. */
+  private batch: Ticket[] = [];
   private running = false;
   private again = false;
 
@@ -49,8 +52,9 @@ export class TicketPump {
     try {
       do {
         this.again = false;
-        this.sendWaiting();
+        // Grants first: the slots they free go to the next call.
         this.grantHeads();
+        this.sendWaiting();
       } while (this.again);
     } finally {
       this.running = false;
@@ -61,16 +65,36 @@ export class TicketPump {
     this.calls.aimTimer();
   }
 
-  /** Moves unsent tickets on while fewer than `maxInFlight` are active: asked of Redis, or given to `onStoreError`. */
+  /**
+   * Moves unsent tickets on while fewer than `maxInFlight` values hold a slot (reserved, or
+   * in a call not yet answered, withdrawn ones included). While Redis is healthy, one reserve
+   * call is out at a time: it goes at once with what waits (the first value never waits for
+   * company), and what arrives meanwhile goes together in the next, sent as soon as it
+   * answers (at most `MAX_BATCH` a call). While Redis counts as failing, a probe goes alone
+   * and the others go to `onStoreError`.
+   */
   private sendWaiting(): void {
-    while (this.tickets.active < this.maxInFlight) {
+    const batch = this.batch;
+    while (this.calls.valuesOut + this.tickets.reserved + batch.length < this.maxInFlight && batch.length < MAX_BATCH) {
+      const degraded = this.health.degraded;
+      if (!degraded && this.calls.size > 0) break;
       const ticket = this.tickets.takeUnsent();
-      if (ticket === null) return;
+      if (ticket === null) break;
       // A value that takes nothing need not be asked of Redis.
-      if (ticket.cost === 0) this.tickets.enter(ticket, 'ready');
-      else if (this.health.maySend()) this.calls.send(ticket);
-      else this.health.apply(ticket);
+      if (ticket.cost === 0) {
+        this.tickets.enter(ticket, 'ready');
+        this.again = true;
+      } else if (batch.length > 0 || this.health.maySend()) {
+        batch.push(ticket);
+        if (degraded) break;
+      } else {
+        this.health.apply(ticket);
+        this.again = true; // it may be granted now (fail-open, or the local share)
+      }
     }
+    if (batch.length === 0) return;
+    this.batch = [];
+    this.calls.send(batch);
   }
 
   /** Grants heads in queue order while they may go: reserved and due, ready, or granted by the local share. */

@@ -30,7 +30,7 @@ export class TicketQueue {
   get totalCost(): number {
     return this.queue.totalCost;
   }
-  /** Tickets `sent` or `reserved` (bounded by `maxInFlight`). */
+  /** Tickets `sent` or `reserved` still queued (the pump bounds these with the withdrawn values of calls still out). */
   get active(): number {
     return this.activeCount;
   }

@@ -1,6 +1,7 @@
 import type { SchedulerLike } from 'rxjs';
 import { checkChoice, checkKnownKeys, checkNumberOption, checkScheduler } from '../shared/checks';
 import { describe } from '../shared/describe';
+import { checkRedisLimits } from './limitsRange';
 import type { RedisClient } from './scripts';
 
 /**
@@ -22,9 +23,15 @@ export interface RedisTokenBucketOptions {
   redis: RedisClient;
   /** Names the shared limit: every bucket with the same `key` (and `keyPrefix`) shares one state. Non-empty. Required. */
   key: string;
-  /** Burst size: the most tokens the bucket holds. Finite, > 0. Required. */
+  /**
+   * Burst size: the most tokens the bucket holds. In [1e-6, 1e15], the range Redis holds
+   * exactly (see `REDIS_LIMIT_RANGES`). Required.
+   */
   capacity: number;
-  /** Tokens added per `interval` ms. Finite, > 0. Required. */
+  /**
+   * Tokens added per `interval` ms. Finite, > 0, at most 1e12 per ms, and filling the bucket
+   * within 1e12 ms (about 31.7 years): beyond, Redis cannot hold the waits exactly. Required.
+   */
   refillRate: number;
   /** The period of `refillRate`, in ms. Finite, > 0. Default `1000` (so `refillRate` is per second). */
   interval?: number;
@@ -35,9 +42,14 @@ export interface RedisTokenBucketOptions {
   keyPrefix?: string;
   /**
    * `'server'` (default): the script reads Redis's `TIME`, so processes never trust each
-   * other's clocks. `'client'`: each call passes the caller's wall clock (`Date.now()`),
-   * for servers that refuse `TIME` in scripts; clocks that disagree cost throughput, never
-   * the limit (the stored time never moves backwards).
+   * other's clocks (and a step of this process's wall clock changes nothing). `'client'`:
+   * each call passes this process's wall clock, for servers that refuse `TIME` in scripts;
+   * it is read once at construction and advanced by the monotonic clock. Until a process has
+   * heard one reply, a reading more than 250 ms ahead of the stored clock moves nothing (it
+   * is read as the stored clock), and one more than 250 ms behind is raised to it; the reply
+   * tells the process by how much, and it moves its clock so, once. So a client whose clock
+   * is ahead never makes the others wait out its skew, and one behind does not wait it out
+   * on each value. Clocks that disagree by less cost throughput, never the limit.
    */
   clock?: StoreClock;
   /** What a value does when Redis cannot answer. Default `'fail-closed'`. See {@link StoreErrorPolicy}. */
@@ -56,9 +68,12 @@ export interface RedisTokenBucketOptions {
    */
   probeInterval?: number;
   /**
-   * Most values of this bucket asked of Redis and not yet granted: calls in flight plus
-   * reservations waiting for their time. Bounds how far ahead one process reserves.
-   * An integer >= 1. Default `64`.
+   * Most values of this bucket asked of Redis and not yet granted: values in calls not yet
+   * answered (withdrawn ones too, until their call answers or times out) plus reservations
+   * waiting for their time. Bounds how far ahead one process reserves. Values waiting to be
+   * asked go together: one reserve call is out at a time, the first value at once, and what
+   * arrives meanwhile in the next call, as soon as that one answers (at most 256 a call, and
+   * never beyond `maxInFlight`). An integer >= 1. Default `64`.
    */
   maxInFlight?: number;
   /**
@@ -134,6 +149,7 @@ export function checkRedisOptions(options: RedisTokenBucketOptions): CheckedOpti
     throw new RangeError(`${OWNER} option "maxInFlight" must be an integer >= 1, got ${maxInFlight}`);
   }
   checkScheduler(OWNER, options.scheduler);
+  checkRedisLimits(OWNER, { capacity, refillRate, interval });
   return {
     redis,
     key: `${keyPrefix}{${options.key}}`,

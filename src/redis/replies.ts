@@ -1,23 +1,31 @@
 import { RedisStoreError } from './errors';
 
-/** A count as of `ahead` µs from the server's now (> 0 during a pause). */
+/** What every script answers first: the state's generation and base, the client clock's shift, and the count. */
 export interface CountReply {
-  /** Tokens (at most the capacity; negative while reservations are owed). */
-  readonly tokens: number;
+  /** The state's generation (it changes when the state was lost and created again). */
+  readonly generation: string;
+  /** The state's base, in whole seconds of the clock (the generation's). */
+  readonly base: string;
+  /** Client clock only: ms to move this client's clock by (0: it agrees with the stored clock). */
+  readonly shift: number;
   /** µs from the server's now to the time `tokens` refers to: >= 0, and > 0 during a pause. */
   readonly ahead: number;
+  /** Tokens (at most the capacity; negative while reservations are owed), as of `ahead` µs from now. */
+  readonly tokens: number;
 }
 
-export interface ReserveReply extends CountReply {
+/** What the reserve script answered for one value of a batch. */
+export interface ReserveAnswer {
   readonly granted: boolean;
-  /** µs from the server's now until the reservation is due (0: granted now), >= 0. */
+  /** µs from the server's now until the reservation is due (0: granted now; for a refusal, the wait it would have had), >= 0. */
   readonly wait: number;
   /** When it is due, in µs since `base`, exactly as the server wrote it (a refund quotes it back). */
   readonly due: string;
-  /** Tokens after the reservation (before it, for a refusal), as of `ahead` µs from the server's now. */
-  readonly tokens: number;
-  /** The state's base, in whole seconds of the clock, as the server wrote it. */
-  readonly base: string;
+}
+
+/** The reserve script's reply: the count after the whole batch, and each value's answer in order. */
+export interface ReserveReply extends CountReply {
+  readonly answers: readonly ReserveAnswer[];
 }
 
 export interface RefundReply extends CountReply {
@@ -26,51 +34,59 @@ export interface RefundReply extends CountReply {
   readonly forfeited: number;
 }
 
-/** One reservation to return: the `base` and `due` strings of its reply, and its cost. */
+/** One reservation to return: the generation, base and due of its reply, and its cost. */
 export interface Reservation {
+  readonly generation: string;
   readonly base: string;
   readonly due: string;
   readonly cost: number;
 }
 
-/** Reads the reserve script's reply: granted, wait, due, tokens, base, ahead. */
-export function parseReserveReply(reply: unknown, key: string, capacity: number): ReserveReply {
-  const fields = new ReplyFields('reserve', key, reply, 6);
+/** The fields every reply starts with: generation, shift, ahead, tokens. */
+const HEADER = 4;
+/** The fields of one value's answer in a reserve reply. */
+const PER_ANSWER = 3;
+
+/** Reads the reserve script's reply for a batch of `count` values. */
+export function parseReserveReply(reply: unknown, key: string, capacity: number, count: number): ReserveReply {
+  const fields = new ReplyFields('reserve', key, reply, HEADER + PER_ANSWER * count);
+  const answers: ReserveAnswer[] = [];
+  for (let i = HEADER; i < HEADER + PER_ANSWER * count; i += PER_ANSWER) {
+    answers.push({ granted: fields.flag(i, 'granted'), wait: fields.number(i + 1, 'wait', 0), due: fields.numeral(i + 2, 'due') });
+  }
+  return { ...readHeader(fields, capacity), answers };
+}
+
+/** Reads the refund script's reply: the header, returned, forfeited. */
+export function parseRefundReply(reply: unknown, key: string, capacity: number): RefundReply {
+  const fields = new ReplyFields('refund', key, reply, HEADER + 2);
   return {
-    granted: fields.flag(0, 'granted'),
-    wait: fields.number(1, 'wait', 0),
-    due: fields.numeral(2, 'due'),
-    tokens: Math.min(fields.number(3, 'tokens'), capacity),
-    base: fields.numeral(4, 'base'),
-    ahead: fields.number(5, 'ahead', 0),
+    ...readHeader(fields, capacity),
+    returned: fields.number(HEADER, 'returned', 0),
+    forfeited: fields.number(HEADER + 1, 'forfeited', 0),
   };
 }
 
-/** Reads the refund script's reply: returned, forfeited, tokens, base, ahead. */
-export function parseRefundReply(reply: unknown, key: string, capacity: number): RefundReply {
-  const fields = new ReplyFields('refund', key, reply, 5);
-  const returned = fields.number(0, 'returned', 0);
-  const forfeited = fields.number(1, 'forfeited', 0);
-  const tokens = Math.min(fields.number(2, 'tokens'), capacity);
-  fields.numeral(3, 'base');
-  return { returned, forfeited, tokens, ahead: fields.number(4, 'ahead', 0) };
-}
-
-/** Reads the adjust script's reply: tokens, base, ahead. */
+/** Reads the adjust script's reply: the header. */
 export function parseAdjustReply(reply: unknown, key: string, capacity: number): CountReply {
-  return parseCountReply('adjust', reply, key, capacity);
+  return readHeader(new ReplyFields('adjust', key, reply, HEADER), capacity);
 }
 
-/** Reads the settle script's reply (debit or refund): tokens, base, ahead. */
+/** Reads the settle script's reply (debit or refund): the header. */
 export function parseSettleReply(reply: unknown, key: string, capacity: number): CountReply {
-  return parseCountReply('settle', reply, key, capacity);
+  return readHeader(new ReplyFields('settle', key, reply, HEADER), capacity);
 }
 
-function parseCountReply(script: string, reply: unknown, key: string, capacity: number): CountReply {
-  const fields = new ReplyFields(script, key, reply, 3);
-  const tokens = Math.min(fields.number(0, 'tokens'), capacity);
-  fields.numeral(1, 'base');
-  return { tokens, ahead: fields.number(2, 'ahead', 0) };
+/** The generation is the state's creation reading, `seconds.micros`: its whole seconds are the base. */
+function readHeader(fields: ReplyFields, capacity: number): CountReply {
+  const generation = fields.numeral(0, 'generation');
+  return {
+    generation,
+    base: String(Math.floor(Number(generation))),
+    shift: fields.number(1, 'shift') / 1000,
+    ahead: fields.number(2, 'ahead', 0),
+    tokens: Math.min(fields.number(3, 'tokens'), capacity),
+  };
 }
 
 /**

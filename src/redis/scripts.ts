@@ -10,130 +10,105 @@ import {
   type Reservation,
   type ReserveReply,
 } from './replies';
+import { PROLOGUE } from './luaState';
 
 /** The user's ioredis client: a single server (`Redis`) or a cluster (`Cluster`). */
 export type RedisClient = Redis | Cluster;
 
-/**
- * The bucket's state is one hash per key, three fields (two more once a value is reserved ahead):
- * - `base`: whole seconds of the clock when the state was created. Every time below is in
- *   µs since `base`, which keeps it small enough for exact float arithmetic (an epoch in
- *   µs, ~1.7e15, has a float spacing of 0.25 µs).
- * - `ts`: the time `tokens` refers to. It never moves backwards; it is ahead of the clock
- *   during a pause (nothing is granted before it), after a refund deferred behind pending
- *   reservations (see the settle script), or when a client's clock is behind.
- * - `tokens`: the count at `ts`; negative while grants are reserved ahead, or after a debit
- *   (a debt that refill pays back first).
- * - `last`, `lastCost`: when the latest reservation made ahead falls due (µs since `base`),
- *   and the cost due then (several fall due together at the end of a pause). No reservation
- *   is pending after `last`, nor after the instant the count is paid back to zero; `lastCost`
- *   may overstate what is still due (a returned reservation leaves it as it was). Written by
- *   the reserve script, read by the settle script (a refund must not land beside them).
- * A `PEXPIRE` equal to the time to refill to full makes an idle key vanish exactly when it
- * would read as a full bucket anyway.
- *
- * Shared prologue: reads the clock (`TIME`, or the caller's reading in client-clock mode)
- * and the state, and brings the count to `at`: now, or `ts` when that is later.
- */
-const PROLOGUE = `
--- Redis 3.2 to 4 refuse writes after TIME unless effects are replicated (the default from 5 on).
-if redis.replicate_commands then redis.replicate_commands() end
-local function fmt(x) return string.format('%.17g', x) end
--- Two instants computed apart are the same within float noise (and 1 ns).
-local function same(a, b) return math.abs(a - b) <= 1e-3 + math.abs(b) * 1e-12 end
-local capacity = tonumber(ARGV[1])
-local rate = tonumber(ARGV[2])
-local clock
-if ARGV[3] == '' then clock = redis.call('TIME') else clock = {ARGV[3], ARGV[4]} end
--- TIME's microseconds are not zero-padded ("5" is 5 us): add the parts, never concatenate them.
-local seconds = tonumber(clock[1])
-local micros = tonumber(clock[2])
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'base', 'last', 'lastCost')
-local tokens, ts, base = tonumber(state[1]), tonumber(state[2]), tonumber(state[3])
-local last, lastCost = tonumber(state[4]), tonumber(state[5])
-local fresh = tokens == nil or ts == nil or base == nil
-local now
-if fresh then
-  base = seconds
-  now = micros
-  tokens = capacity
-  ts = now
-  last = nil
-else
-  now = (seconds - base) * 1000000 + micros
-end
--- A clock behind the stored time (a pause, another client's clock, a failover) mints nothing.
-local at = now
-if ts > at then at = ts end
-if at > ts then tokens = tokens + (at - ts) * rate end
-if tokens > capacity then tokens = capacity end
--- Writes the count at \`when\` (and any further field, value pairs) and the TTL.
-local function save(count, when, ...)
-  redis.call('HSET', KEYS[1], 'tokens', fmt(count), 'ts', fmt(when), 'base', fmt(base), ...)
-  local ttl = math.ceil((when - now + (capacity - count) / rate) / 1000) + 1
-  if ttl > 1e15 then ttl = 1e15 end
-  redis.call('PEXPIRE', KEYS[1], fmt(ttl))
-end
-`;
+/** The most values one reserve call carries: bounds the script's reply and its run time. */
+export const MAX_BATCH = 256;
 
 /**
- * Reserve: takes `cost` now, or reserves it ahead when the wait is at most `maxWait`.
- * ARGV: capacity, tokens per µs, clock seconds, clock µs ('' '' for the server's TIME),
- * cost, longest acceptable wait in µs (-1: any).
- * Reply: granted (1/0), wait µs, due µs (since base), tokens after (at `at`; before, for a
- * refusal), base, µs from now to `at`. A refusal writes nothing: it debits nothing and
- * leaves the TTL alone.
+ * Reserve: asks for each of a batch of costs in order, as one call per value would: takes
+ * it now, or reserves it ahead when the wait is at most its `maxWait`. ARGV after the shared
+ * seven (see `luaState.ts`): runs of values alike, as triples of cost, longest acceptable
+ * wait in µs (-1: any) and how many values in a row ask so (a batch of 64 alike is 3 arguments).
+ * Reply: the header (generation, shift, µs to `at`, tokens after the batch), then per
+ * value: granted (1/0), wait µs, due µs since base ('0' for a refusal). A refused value
+ * writes nothing (later ones in the batch may still be granted); a batch that grants nothing
+ * writes nothing, unless the state was created or carried.
  */
 export const RESERVE_SCRIPT = `${PROLOGUE}
-local cost = tonumber(ARGV[5])
-local maxWait = tonumber(ARGV[6])
-local after = tokens - cost
-local wait = at - now
--- Tokens within capacity * 1e-12 of the cost count as present (float noise), as in TokenLedger.
-if after < -capacity * 1e-12 then wait = wait - after / rate end
-if maxWait >= 0 and wait > maxWait then
-  return {0, fmt(wait), fmt(now + wait), fmt(tokens), fmt(base), fmt(at - now)}
+local after = tokens
+local dueAt, dueCost = nil, nil
+local granted = false
+local reply = {}
+local n = 4
+local nowText = nil
+for i = 8, #ARGV, 3 do
+  local cost = arg(i)
+  local maxWait = arg(i + 1)
+  local run = arg(i + 2)
+  if run < 1 or run > ${MAX_BATCH} or run ~= math.floor(run) then error({err = 'ERR rtb: a run of ' .. run .. ' values'}) end
+  for _ = 1, run do
+    local left = after - cost
+    local wait = at - now
+    -- Tokens within capacity * 1e-12 of the cost count as present (float noise), as in TokenLedger.
+    if left < -capacity * 1e-12 then wait = wait - left / rate end
+    if maxWait >= 0 and wait > maxWait then
+      reply[n + 1] = 0; reply[n + 2] = fmt(wait); reply[n + 3] = '0'
+    else
+      after = left
+      granted = true
+      if wait > 0 then
+        local due = now + wait
+        local previous, previousCost = last, lastCost
+        if dueAt ~= nil then previous, previousCost = dueAt, dueCost end
+        if previous ~= nil and same(due, previous) then dueCost = cost + (previousCost or 0) else dueCost = cost end
+        dueAt = due
+        reply[n + 1] = 1; reply[n + 2] = fmt(wait); reply[n + 3] = fmt(due)
+      else
+        if nowText == nil then nowText = fmt(now) end
+        reply[n + 1] = 1; reply[n + 2] = '0'; reply[n + 3] = nowText
+      end
+    end
+    n = n + 3
+  end
 end
-if wait > 0 then
-  local due = now + wait
-  local dueCost = cost
-  if last ~= nil and same(due, last) then dueCost = cost + (lastCost or 0) end
-  save(after, at, 'last', fmt(due), 'lastCost', fmt(dueCost))
-else
-  save(after, at)
-end
-return {1, fmt(wait), fmt(now + wait), fmt(after), fmt(base), fmt(at - now)}
+local countText
+if granted or dirty then countText = save(after, at, dueAt, dueCost) else countText = fmt(after) end
+return header(reply, countText)
 `;
 
 /**
- * Refund: returns reservations abandoned before their time. ARGV: capacity, tokens per µs,
- * clock seconds, clock µs, then triples (base, due, cost), latest due first.
- * A reservation is returned only while it is the last one taken (its due time is when the
- * count is paid back to zero, or the end of a pause): returning one with later reservations
- * behind it would let a newcomer be granted beside them, beyond the burst. Those are
- * forfeited instead. Reply: cost returned, cost forfeited, tokens after, base, µs to `at`.
+ * Refund: returns reservations abandoned before their time. ARGV after the shared seven:
+ * triples (generation, due, cost), latest due first. The latest reservation of the state
+ * (due when the count is paid back to zero) is returned at once. One with later reservations
+ * behind it is returned as a refund while reservations are pending is (see the settle
+ * script): at the instant the latest falls due, up to `capacity - lastCost`, so a newcomer
+ * is never granted beside them beyond the burst. A reservation of another generation, or
+ * already due, has nothing to return. Reply: the header, then cost returned, cost forfeited.
  */
 export const REFUND_SCRIPT = `${PROLOGUE}
 local returned, forfeited = 0, 0
-for i = 5, #ARGV, 3 do
-  local due = tonumber(ARGV[i + 1])
-  local cost = tonumber(ARGV[i + 2])
+for i = 8, #ARGV, 3 do
+  local due = arg(i + 1)
+  local cost = arg(i + 2)
   local paidOffAt = at
   if tokens < 0 then paidOffAt = at - tokens / rate end
-  if fresh or tonumber(ARGV[i]) ~= base or due <= now then
-    -- expired and recreated (so nothing is owed), or already due: nothing to return
+  if fresh or ARGV[i] ~= gen or due <= now then
+    -- recreated (so nothing is owed here), or already due: nothing to return
   elseif same(paidOffAt, due) then
     tokens = tokens + cost
     returned = returned + cost
+  elseif last ~= nil and last >= at and paidOffAt > now then
+    local latest, latestCost = last, lastCost or capacity
+    if last > paidOffAt and not same(last, paidOffAt) then latest, latestCost = paidOffAt, capacity end
+    tokens = tokens + (latest - at) * rate
+    at = latest
+    local room = capacity - latestCost
+    local back = math.max(0, math.min(cost, room - tokens))
+    tokens = tokens + back
+    returned = returned + back
+    forfeited = forfeited + cost - back
   else
     forfeited = forfeited + cost
   end
 end
-if returned > 0 then
-  if tokens > capacity then tokens = capacity end
-  save(tokens, at)
-end
-return {fmt(returned), fmt(forfeited), fmt(tokens), fmt(base), fmt(at - now)}
+if tokens > capacity then tokens = capacity end
+local countText
+if returned > 0 or dirty then countText = save(tokens, at) else countText = fmt(tokens) end
+return header({'', '', '', '', fmt(returned), fmt(forfeited)}, countText)
 `;
 
 /**
@@ -141,12 +116,12 @@ return {fmt(returned), fmt(forfeited), fmt(tokens), fmt(base), fmt(at - now)}
  * µs from now as `TokenLedger.pauseUntil` does: the bucket is emptied now (a debt stays),
  * refill goes on, and nothing is granted before the pause ends. A pause never cuts an
  * earlier, longer one short, and several clients reporting the same pause do not add up.
- * ARGV: capacity, tokens per µs, clock seconds, clock µs, cap ('' for none), pause µs.
- * Reply: tokens (at `at`), base, µs from now to `at`.
+ * ARGV after the shared seven: cap ('' for none), pause µs. Reply: the header.
  */
 export const ADJUST_SCRIPT = `${PROLOGUE}
-local cap = tonumber(ARGV[5])
-local pause = tonumber(ARGV[6])
+local cap = tonumber(ARGV[8])
+if cap ~= nil and not finite(cap) then cap = nil end
+local pause = arg(9)
 if cap ~= nil and tokens > cap then tokens = cap end
 if pause > 0 and now + pause > at then
   local resume = now + pause
@@ -156,8 +131,7 @@ if pause > 0 and now + pause > at then
   tokens = math.min(emptied, kept, capacity)
   at = resume
 end
-save(tokens, at)
-return {fmt(tokens), fmt(base), fmt(at - now)}
+return header({}, save(tokens, at))
 `;
 
 /**
@@ -173,11 +147,10 @@ return {fmt(tokens), fmt(base), fmt(at - now)}
  * moves there, as during a pause. If `last` is later than the instant the count is paid off
  * (the latest were returned), it applies at that instant, paying back only debt (what falls
  * due then is unknown). With nothing pending, it applies now, paying a debt back first.
- * ARGV: capacity, tokens per µs, clock seconds, clock µs, amount (> 0 debit, < 0 refund).
- * Reply: tokens (at `at`), base, µs from now to `at`.
+ * ARGV after the shared seven: amount (> 0 debit, < 0 refund). Reply: the header.
  */
 export const SETTLE_SCRIPT = `${PROLOGUE}
-local amount = tonumber(ARGV[5])
+local amount = arg(8)
 local room = capacity
 local paidOffAt = at
 if tokens < 0 then paidOffAt = at - tokens / rate end
@@ -190,8 +163,7 @@ if amount < 0 and paidOffAt > now and last ~= nil and last >= at then
 end
 local after = tokens - amount
 if after > room then after = math.max(tokens, room) end
-save(after, at)
-return {fmt(after), fmt(base), fmt(at - now)}
+return header({}, save(after, at))
 `;
 
 /** A Lua script with its SHA1, the name `EVALSHA` knows it by. */
@@ -226,46 +198,88 @@ export interface ScriptLimits {
   readonly tokensPerMicro: number;
 }
 
+/** What a client passes to every script besides its own arguments (the shared seven ARGV of `luaState.ts`). */
+export interface CallContext {
+  readonly limits: ScriptLimits;
+  readonly clock: ClockReading;
+  /** The generation of the state this client last heard of ('' for none). */
+  readonly generation: string;
+  /** Its estimate of the count now, carried into a new generation if the state was lost. */
+  readonly carry: number;
+  /** Client clock only: the reading is not yet aligned with the stored clock (this client heard no reply yet). */
+  readonly untrusted: boolean;
+}
+
+/** One value of a reserve batch: its cost and the longest wait it accepts, in µs (-1: any). */
+export interface ReserveAsk {
+  readonly cost: number;
+  readonly maxWaitMicros: number;
+}
+
 /**
  * Runs the bucket's scripts. Until a script is known to be loaded it is sent whole with
  * `EVAL` (which also loads it), then by its SHA1 with `EVALSHA`. A server that forgot it (a
  * restart, `SCRIPT FLUSH`, a failover) answers NOSCRIPT: that call is repeated with `EVAL`,
  * as are the next ones until one succeeds. `EVAL` goes to the node that holds the key, so
  * this works on a cluster too. Sending whole scripts first, rather than trying `EVALSHA`
- * and falling back, keeps calls in the order they were made (a fallback would overtake
- * nothing, but later calls would overtake it). Each reply is checked as it is read
- * (`replies.ts`): a malformed one rejects the call with a `RedisStoreError`.
+ * and falling back, keeps calls in the order they were made. Each reply is checked as it is
+ * read (`replies.ts`): a malformed one rejects the call with a `RedisStoreError`.
  */
 export class BucketScripts {
   private readonly loaded = new Set<LuaScript>();
 
   constructor(private readonly redis: RedisClient) {}
 
-  reserve(key: string, limits: ScriptLimits, clock: ClockReading, cost: number, maxWaitMicros: number): Promise<ReserveReply> {
-    const args = [String(cost), String(maxWaitMicros)];
-    return this.run(RESERVE, key, limits, clock, args).then((reply) => parseReserveReply(reply, key, limits.capacity));
+  /** Asks for each cost in order, in one call; answers each (at most `MAX_BATCH`). */
+  reserve(key: string, context: CallContext, asks: readonly ReserveAsk[]): Promise<ReserveReply> {
+    const args: string[] = [];
+    let run = 0;
+    for (let i = 0; i < asks.length; i++) {
+      const { cost, maxWaitMicros } = asks[i]!;
+      run++;
+      const next = asks[i + 1];
+      if (next !== undefined && next.cost === cost && next.maxWaitMicros === maxWaitMicros) continue;
+      args.push(String(cost), String(maxWaitMicros), String(run));
+      run = 0;
+    }
+    const capacity = context.limits.capacity;
+    return this.run(RESERVE, key, context, args).then((reply) => parseReserveReply(reply, key, capacity, asks.length));
   }
 
   /** Returns `reservations`, which must be sorted latest due first. */
-  refund(key: string, limits: ScriptLimits, clock: ClockReading, reservations: readonly Reservation[]): Promise<RefundReply> {
+  refund(key: string, context: CallContext, reservations: readonly Reservation[]): Promise<RefundReply> {
     const args: string[] = [];
-    for (const { base, due, cost } of reservations) args.push(base, due, String(cost));
-    return this.run(REFUND, key, limits, clock, args).then((reply) => parseRefundReply(reply, key, limits.capacity));
+    for (const { generation, due, cost } of reservations) args.push(generation, due, String(cost));
+    return this.run(REFUND, key, context, args).then((reply) => parseRefundReply(reply, key, context.limits.capacity));
   }
 
   /** Lowers the count to at most `cap` (if given) and pauses grants for `pauseMicros`; returns the count after. */
-  adjust(key: string, limits: ScriptLimits, clock: ClockReading, cap: number | undefined, pauseMicros: number): Promise<CountReply> {
+  adjust(key: string, context: CallContext, cap: number | undefined, pauseMicros: number): Promise<CountReply> {
     const args = [cap === undefined ? '' : String(cap), String(pauseMicros)];
-    return this.run(ADJUST, key, limits, clock, args).then((reply) => parseAdjustReply(reply, key, limits.capacity));
+    return this.run(ADJUST, key, context, args).then((reply) => parseAdjustReply(reply, key, context.limits.capacity));
   }
 
   /** Takes `amount` tokens (> 0, a debit, into debt if need be) or gives `-amount` back (< 0, a refund); returns the count after. */
-  settle(key: string, limits: ScriptLimits, clock: ClockReading, amount: number): Promise<CountReply> {
-    return this.run(SETTLE, key, limits, clock, [String(amount)]).then((reply) => parseSettleReply(reply, key, limits.capacity));
+  settle(key: string, context: CallContext, amount: number): Promise<CountReply> {
+    return this.run(SETTLE, key, context, [String(amount)]).then((reply) => parseSettleReply(reply, key, context.limits.capacity));
   }
 
-  private run(script: LuaScript, key: string, limits: ScriptLimits, clock: ClockReading, rest: readonly string[]): Promise<unknown> {
-    const args = [String(limits.capacity), String(limits.tokensPerMicro), clock[0], clock[1], ...rest];
+  private run(script: LuaScript, key: string, context: CallContext, rest: readonly string[]): Promise<unknown> {
+    const { limits, clock } = context;
+    const args = [
+      String(limits.capacity),
+      String(limits.tokensPerMicro),
+      clock[0],
+      clock[1],
+      context.generation,
+      String(context.carry),
+      context.untrusted ? '1' : '0',
+      ...rest,
+    ];
+    return this.runArgs(script, key, args);
+  }
+
+  private runArgs(script: LuaScript, key: string, args: readonly string[]): Promise<unknown> {
     try {
       if (!this.loaded.has(script)) {
         return this.redis.eval(script.source, 1, key, ...args).then((reply) => {
@@ -276,7 +290,7 @@ export class BucketScripts {
       return this.redis.evalsha(script.sha, 1, key, ...args).catch((error: unknown) => {
         if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
         this.loaded.delete(script);
-        return this.run(script, key, limits, clock, rest);
+        return this.runArgs(script, key, args);
       });
     } catch (error) {
       return Promise.reject(error); // a client that throws rather than rejects

@@ -63,11 +63,15 @@ export class Ticket implements Waiter {
   failed(): void {}
 }
 
-/** One reserve call; `settled` once answered, failed or timed out (a later answer is then refunded). */
+/**
+ * One reserve call for a batch of tickets, in the order they were asked; `settled` once
+ * answered, failed or timed out (a later answer is then refunded). Its tickets hold their
+ * `maxInFlight` slots until it is answered or times out, also those withdrawn meanwhile.
+ */
 export class StoreCall {
   settled = false;
   constructor(
-    readonly ticket: Ticket,
+    readonly tickets: readonly Ticket[],
     readonly sentAt: number,
     /** Sent while Redis counted as failing, to find out whether it answers again. */
     readonly probe: boolean,

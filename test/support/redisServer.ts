@@ -177,3 +177,24 @@ export class RedisServer {
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
+
+/** The pid of the redis-server behind a client, from `INFO server` (for SIGSTOP/SIGCONT in fault tests). */
+export async function redisServerPid(client: { info(section: 'server'): Promise<string> }): Promise<number> {
+  const match = /process_id:(\d+)/.exec(await client.info('server'));
+  if (match === null) throw new Error('INFO server names no process_id');
+  return Number(match[1]);
+}
+
+/**
+ * Freezes a redis-server (SIGSTOP: connections stay open, nothing is answered, as in a long
+ * GC-like stall or a VM pause) for `ms`, then lets it go on (SIGCONT), which it always does,
+ * even if the caller's wait throws, so no stopped server outlives a test.
+ */
+export async function freezeRedis(pid: number, ms: number): Promise<void> {
+  process.kill(pid, 'SIGSTOP');
+  try {
+    await new Promise((resolve) => setTimeout(resolve, ms));
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+}

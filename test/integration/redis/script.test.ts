@@ -5,9 +5,9 @@
 import type { Redis } from 'ioredis';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RedisTokenBucket } from '../../../src/redis/RedisTokenBucket';
-import type { ReserveReply } from '../../../src/redis/replies';
-import { BucketScripts, SERVER_CLOCK, type ClockReading, type ScriptLimits } from '../../../src/redis/scripts';
+import { SERVER_CLOCK, type ClockReading, type ScriptLimits } from '../../../src/redis/scripts';
 import { describeWithRedis } from '../../support/redisTests';
+import { reservationOf, SingleScripts } from './fixtures/scriptCalls';
 
 /** A clock reading as TIME gives it: whole seconds and (unpadded) microseconds. */
 const at = (seconds: number, micros: number): ClockReading => [String(seconds), String(micros)];
@@ -23,10 +23,10 @@ const SMALL: ScriptLimits = { capacity: 10, tokensPerMicro: 1e-6 };
 
 describeWithRedis('Redis bucket scripts', (redis) => {
   let client: Redis;
-  let scripts: BucketScripts;
+  let scripts: SingleScripts;
   beforeAll(() => {
     client = redis.client();
-    scripts = new BucketScripts(client);
+    scripts = new SingleScripts(client);
   });
   const state = async (key: string) => client.hgetall(key);
 
@@ -34,8 +34,9 @@ describeWithRedis('Redis bucket scripts', (redis) => {
     it('creates a full bucket, takes the cost and stores tokens, ts and base', async () => {
       const key = redis.uniqueKey('fresh');
       const reply = await scripts.reserve(key, SMALL, at(S, 250), 3, -1);
-      expect(reply).toEqual<ReserveReply>({ granted: true, wait: 0, due: '250', tokens: 7, base: String(S), ahead: 0 });
-      expect(await state(key)).toEqual({ tokens: '7', ts: '250', base: String(S) });
+      expect(reply).toEqual({ granted: true, wait: 0, due: '250', tokens: 7, base: String(S), ahead: 0, generation: `${S}.250` });
+      // the expiry: full again 3 s later, plus one more time to fill (10 s), in µs since base
+      expect(await state(key)).toEqual({ tokens: '7', ts: '250', base: `${S}.250`, exp: '13000250', seen: '250' });
     });
 
     it('refills continuously between calls, up to capacity', async () => {
@@ -87,22 +88,26 @@ describeWithRedis('Redis bucket scripts', (redis) => {
     it('never moves the stored timestamp backwards, and a clock behind it mints nothing', async () => {
       const key = redis.uniqueKey('backwards');
       await scripts.reserve(key, PER_MS, at(S, 500_000), FULL, -1);
-      // 400 ms behind: the count is known from 500 ms on, so the token is due at 501 ms, 401 ms from this clock's now.
-      const behind = await scripts.reserve(key, PER_MS, at(S, 100_000), 1, -1);
-      expect(behind).toMatchObject({ granted: true, wait: 401_000, due: '501000', tokens: -1, ahead: 400_000 });
+      // 100 ms behind: the count is known from 500 ms on, so the token is due at 501 ms, 101 ms from this clock's now.
+      const behind = await scripts.reserve(key, PER_MS, at(S, 400_000), 1, -1);
+      expect(behind).toMatchObject({ granted: true, wait: 101_000, due: '501000', tokens: -1, ahead: 100_000 });
       expect(await state(key)).toMatchObject({ ts: '500000', tokens: '-1' });
+      // Far behind (beyond the 250 ms lead): read as the stored clock, which mints nothing either.
       const evenEarlier = await scripts.reserve(key, PER_MS, at(S - 5, 0), 0, -1);
       expect(evenEarlier.tokens).toBe(-1);
       expect((await state(key))['ts']).toBe('500000');
     });
 
-    it('sets a TTL equal to the time to refill to full', async () => {
+    it('sets a TTL covering the time to refill to full, plus at most one more time to fill', async () => {
       const key = redis.uniqueKey('ttl');
       const slow: ScriptLimits = { capacity: 10, tokensPerMicro: 1e-5 }; // 1 token / 100 ms
       await scripts.reserve(key, slow, SERVER_CLOCK, 4, -1);
       const ttl = await client.pttl(key);
       expect(ttl).toBeGreaterThan(350);
-      expect(ttl).toBeLessThanOrEqual(401); // 4 tokens * 100 ms + 1
+      expect(ttl).toBeLessThanOrEqual(1401); // 4 tokens * 100 ms, + 10 * 100 ms of slack, + 1
+      // A second reservation within the slack moves no expiry: PEXPIRE is not sent on every call.
+      await scripts.reserve(key, slow, SERVER_CLOCK, 1, -1);
+      expect(await client.pttl(key)).toBeLessThanOrEqual(ttl);
     });
 
     it('lets an idle key vanish once it would read as full', async () => {
@@ -119,7 +124,7 @@ describeWithRedis('Redis bucket scripts', (redis) => {
       await scripts.reserve(key, SMALL, SERVER_CLOCK, 1, -1);
       const [afterSeconds, afterMicros] = await client.time();
       const { ts, base } = await state(key);
-      const stored = Number(base) * 1e6 + Number(ts);
+      const stored = Math.floor(Number(base)) * 1e6 + Number(ts);
       expect(stored).toBeGreaterThanOrEqual(Number(beforeSeconds) * 1e6 + Number(beforeMicros));
       expect(stored).toBeLessThanOrEqual(Number(afterSeconds) * 1e6 + Number(afterMicros));
     });
@@ -139,7 +144,7 @@ describeWithRedis('Redis bucket scripts', (redis) => {
       const a = await scripts.reserve(key, PER_MS, at(S, 0), 2, -1); // due 2 ms
       const b = await scripts.reserve(key, PER_MS, at(S, 0), 3, -1); // due 5 ms
       const c = await scripts.reserve(key, PER_MS, at(S, 0), 1, -1); // due 6 ms
-      const reservation = (reply: ReserveReply, cost: number) => ({ base: reply.base, due: reply.due, cost });
+      const reservation = reservationOf;
       return { a: reservation(a, 2), b: reservation(b, 3), c: reservation(c, 1) };
     }
 
@@ -152,13 +157,14 @@ describeWithRedis('Redis bucket scripts', (redis) => {
       expect(next).toMatchObject({ wait: 2000, due: '3000' }); // right behind a, as if b and c never were
     });
 
-    it('forfeits a reservation with later ones behind it, which would otherwise let a newcomer beside them', async () => {
+    it("returns a reservation with later ones behind it at the latest one's time: no newcomer is granted before them", async () => {
       const key = redis.uniqueKey('refund-middle');
       const { b } = await reserveThree(key);
-      const before = await state(key);
       const reply = await scripts.refund(key, PER_MS, at(S, 1000), [b]);
-      expect(reply).toMatchObject({ returned: 0, forfeited: 3 });
-      expect(await state(key)).toEqual(before);
+      expect(reply).toMatchObject({ returned: 3, forfeited: 0, tokens: 3, ahead: 5000 }); // at 6 ms, when c falls due
+      expect(await state(key)).toMatchObject({ ts: '6000', tokens: '3' });
+      const next = await scripts.reserve(key, PER_MS, at(S, 1000), 1, -1);
+      expect(next).toMatchObject({ wait: 5000, due: '6000' }); // beside c, within the burst; not before it
     });
 
     it('returns nothing for a reservation already due, or for a state that expired and was created again', async () => {
@@ -210,7 +216,7 @@ describeWithRedis('Redis bucket scripts', (redis) => {
       expect(bucket.key).toBe(`rtb:{${name}}`);
       await new Promise<void>((resolve, reject) => bucket.take(2).subscribe({ complete: resolve, error: reject }));
       expect(await client.type(`rtb:{${name}}`)).toBe('hash');
-      expect(Object.keys(await state(`rtb:{${name}}`)).sort()).toEqual(['base', 'tokens', 'ts']);
+      expect(Object.keys(await state(`rtb:{${name}}`)).sort()).toEqual(['base', 'exp', 'tokens', 'ts']);
       const custom = new RedisTokenBucket({ redis: client, key: 'x', keyPrefix: 'app:limits:', capacity: 1, refillRate: 1 });
       expect(custom.key).toBe('app:limits:{x}');
     });

@@ -14,6 +14,7 @@ import type { RedisGrantedEvent, RedisTokenBucketEvent } from '../../../src/redi
 import { RedisTokenBucket } from '../../../src/redis/RedisTokenBucket';
 import type { RedisTokenBucketOptions } from '../../../src/redis/options';
 import { describeWithRedis } from '../../support/redisTests';
+import { countingClient } from './fixtures/countingClient';
 
 import { sleep } from '../../support/realTime';
 
@@ -182,11 +183,15 @@ describeWithRedis('throttleByTokens with a RedisTokenBucket', (redis) => {
     });
 
     it('returns reservations whose answer arrives after the unsubscribe', async () => {
-      const shared = bucket({ capacity: 1, refillRate: 1, interval: 1000 });
+      const slow = countingClient(client, 30); // every reply held back 30 ms, so the test acts while calls are out
+      const shared = new RedisTokenBucket({ redis: slow.client, key: redis.uniqueKey('late'), capacity: 1, refillRate: 1, interval: 1000 });
       await lastValueFrom(shared.take(1));
       const subscription = from([1, 2, 3, 4]).pipe(throttleByTokens(shared)).subscribe();
-      expect(shared.stats().inFlight).toBe(4);
-      subscription.unsubscribe(); // before any answer
+      expect(shared.stats().inFlight).toBe(1); // the first is asked at once, alone
+      await until(() => shared.stats().inFlight === 3, 'the other three asked together, once the first answered');
+      expect(shared.stats().reserved).toBe(1);
+      subscription.unsubscribe(); // before the second call answers
+      expect(shared.stats().inFlight).toBe(3); // their slots stay held until the answer
       await until(() => shared.stats().refundedCost === 4, 'the refund of four reservations');
       expect(shared.stats()).toMatchObject({ queued: 0, inFlight: 0, forfeitedCost: 0, cancelled: 4 });
     });
@@ -239,7 +244,7 @@ describeWithRedis('throttleByTokens with a RedisTokenBucket', (redis) => {
     it('errors the stream for a cost above capacity or not a finite number >= 0', async () => {
       const shared = bucket();
       const tooBig = await record(from([5]).pipe(throttleByTokens(shared, { cost: () => 5 })));
-      expect((tooBig.error as Error).message).toBe('cost 5 exceeds capacity 3');
+      expect((tooBig.error as Error).message).toMatch(/costs? 5\b.*capacity 3/);
       const notANumber = await record(from([1]).pipe(throttleByTokens(shared, { cost: () => Number.NaN })));
       expect(notANumber.error).toBeInstanceOf(RangeError);
       expect(() => shared.timeUntil(-1)).toThrow('cost must be a finite number >= 0, got -1');

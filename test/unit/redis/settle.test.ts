@@ -16,7 +16,12 @@ import { ADJUST_SCRIPT, REFUND_SCRIPT, RESERVE_SCRIPT, SETTLE_SCRIPT, type Redis
 const NAMES = { reserve: RESERVE_SCRIPT, refund: REFUND_SCRIPT, adjust: ADJUST_SCRIPT, settle: SETTLE_SCRIPT };
 type Name = keyof typeof NAMES;
 const BASE = '1700000000';
-const GRANTED_NOW = ['1', '0', '0', '1', BASE, '0'];
+const GEN = `${BASE}.0`;
+/** The header every reply starts with (generation, clock shift, ahead, tokens): all a settle or adjust reply is. */
+const count = (tokens: string) => [GEN, '0', '0', tokens];
+const GRANTED_NOW = [...count('1'), '1', '0', '0'];
+/** The settle script's amount: its first argument after the seven every script shares. */
+const AMOUNT = 7;
 
 /** A client answering `answer(script, args)` a microtask later (a throw rejects the call); `calls` lists what it was asked. */
 function scriptedRedis(answer: (script: Name, args: readonly string[]) => unknown) {
@@ -54,7 +59,7 @@ const down = () => {
 
 describe('RedisTokenBucket.debit and refund', () => {
   it('check their amount, naming the method', () => {
-    const { bucket: subject, calls } = bucket(() => ['0', BASE, '0']);
+    const { bucket: subject, calls } = bucket(() => count('0'));
     expect(() => subject.debit(-1)).toThrow(new RangeError('RedisTokenBucket.debit: the amount must be a finite number >= 0, got -1'));
     expect(() => subject.refund(Number.NaN)).toThrow(RangeError);
     expect(() => subject.refund('2' as never)).toThrow(new TypeError('RedisTokenBucket.refund: the amount must be a number, got "2"'));
@@ -62,7 +67,7 @@ describe('RedisTokenBucket.debit and refund', () => {
   });
 
   it('send the settle script the amount to take (a refund negative), mirror it at once, then take the count Redis reports', async () => {
-    const answer = (_script: Name, args: readonly string[]) => [args[4] === '8' ? '-3' : '2', BASE, '0'];
+    const answer = (_script: Name, args: readonly string[]) => count(args[AMOUNT] === '8' ? '-3' : '2');
     const { bucket: subject, calls, events } = bucket(answer, { refillRate: 0.001 }); // refill negligible
     subject.debit(8);
     expect(subject.available()).toBe(0);
@@ -72,7 +77,7 @@ describe('RedisTokenBucket.debit and refund', () => {
     subject.refund(5);
     expect(subject.available()).toBeCloseTo(2, 3); // −3 + 5, before Redis answers
     await turns();
-    expect(calls.map(([name, args]) => [name, args[4]])).toEqual([
+    expect(calls.map(([name, args]) => [name, args[AMOUNT]])).toEqual([
       ['settle', '8'],
       ['settle', '-5'],
     ]);
@@ -81,7 +86,7 @@ describe('RedisTokenBucket.debit and refund', () => {
   });
 
   it('refuse a malformed settle reply as a store error, never a NaN', async () => {
-    const { bucket: subject } = bucket(() => ['nan', BASE, '0']);
+    const { bucket: subject } = bucket(() => count('nan'));
     subject.debit(1);
     await turns();
     const stats = subject.stats();
@@ -125,7 +130,7 @@ describe('RedisTokenBucket.debit and refund', () => {
   });
 
   it('make the bucket one adaptiveThrottle can settle real costs with', () => {
-    const { bucket: subject } = bucket(() => ['0', BASE, '0']);
+    const { bucket: subject } = bucket(() => count('0'));
     expectTypeOf(subject).toMatchTypeOf<AdaptableLimiter & Required<Pick<AdaptableLimiter, 'debit' | 'refund'>>>();
     expect([typeof subject.debit, typeof subject.refund]).toEqual(['function', 'function']);
   });
