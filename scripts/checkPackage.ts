@@ -83,9 +83,12 @@ function checkPacked(packed: PackedPackage, workDir: string): void {
 }
 
 function checkConsumers(packed: PackedPackage, workDir: string): void {
-  const otel = packed.files.includes('dist/otel/index.js');
-  if (!otel) console.log('          (no dist/otel in the package yet: the projects skip rxjs-token-bucket/otel)');
-  for (const consumer of consumers(otel)) {
+  // Every entry ships: a tarball without the otel entry fails here rather than being checked without it.
+  check('ships every entry (., ./redis, ./otel)', () => {
+    const missing = ['dist/index.js', 'dist/redis/index.js', 'dist/otel/index.js'].filter((file) => !packed.files.includes(file));
+    return missing.length === 0 ? undefined : `missing: ${missing.join(', ')}`;
+  });
+  for (const consumer of consumers(true)) {
     const kind = consumer.typescript ? `TypeScript strict, ${consumer.spec.name.replace(/^ts-/, '')}` : consumer.spec.name;
     check(`installs and runs: ${kind}`, () => {
       const dir = createConsumerProject(consumer.spec, packed.dir, rootDir, workDir);

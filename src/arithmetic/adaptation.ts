@@ -48,7 +48,7 @@ export interface AdaptationPlan {
   readonly refillRate?: number;
   /** Lower the token count to this (never raise it: feedback never mints tokens). */
   readonly capTokens?: number;
-  /** Hold all refill for this many ms from now, with the bucket emptied. */
+  /** Grant nothing for this many ms from now, with the bucket emptied (refill goes on meanwhile, as the server's budget does). */
   readonly pauseFor?: number;
   /** Why, for `events$`. */
   readonly cause: string;
