@@ -2,7 +2,7 @@ import type { Observable, SchedulerLike } from 'rxjs';
 import { planAdaptation, type RateLimitFeedback } from '../arithmetic/adaptation';
 import type { LedgerLimits } from '../arithmetic/TokenLedger';
 import { acquireTokens, executeWith, type AcquireOptions, type ExecuteOptions } from '../limiters/acquire';
-import { checkAdaptOptions, type AdaptOptions } from '../limiters/adaptOptions';
+import { checkAdaptOptions, checkFeedbackArgument, type AdaptOptions } from '../limiters/adaptOptions';
 import { LimiterCounters, refusalEvent } from '../limiters/LimiterCounters';
 import { LimiterEvents } from '../limiters/LimiterEvents';
 import { checkLimitsPatch } from '../limiters/limitsPatch';
@@ -25,6 +25,9 @@ import { StoreHealth } from './StoreHealth';
 import { TicketPump } from './TicketPump';
 import { TicketQueue } from './TicketQueue';
 import type { Ticket } from './tickets';
+
+/** Who `adapt`'s messages name, as `TokenBucket adapt` does. */
+const ADAPT_OWNER = 'RedisTokenBucket adapt';
 
 /**
  * A token bucket whose state lives in Redis, so any number of processes share one limit.
@@ -203,11 +206,14 @@ export class RedisTokenBucket implements TokenLimiter {
    * `adaptiveThrottle` takes this bucket): a new `refillRate` applies to this process's
    * calls; a cap on the tokens and a pause (`retryAfter`, or a spent budget) are written to
    * the shared state in Redis, so every process sees them. A pause never cuts a longer one
-   * short, and several processes reporting the same pause do not add up. Throws for a bad
-   * option, naming it.
+   * short, and several processes reporting the same pause do not add up. Throws a `TypeError`
+   * or `RangeError` naming `RedisTokenBucket adapt`, the field and the value for feedback that
+   * is not an object or has a number that is not finite >= 0 (before anything is sent to
+   * Redis), and for a bad option, naming it.
    */
   adapt(feedback: RateLimitFeedback, options: AdaptOptions = {}): void {
-    const settings = checkAdaptOptions('RedisTokenBucket.adapt', options);
+    checkFeedbackArgument(ADAPT_OWNER, feedback);
+    const settings = checkAdaptOptions(ADAPT_OWNER, options);
     const { capacity, refillRate, interval } = this.mirror.limits;
     const plan = planAdaptation(feedback, { capacity, refillRate, interval, available: this.available() }, settings);
     if (plan === undefined) return;

@@ -5,7 +5,6 @@ import type { CountMirror } from './CountMirror';
 import { RedisStoreError } from './errors';
 import type { Refunds } from './Refunds';
 import type { ReserveAnswer, ReserveReply } from './replies';
-import type { ReserveAsk } from './scripts';
 import type { StoreHealth } from './StoreHealth';
 import type { TicketQueue } from './TicketQueue';
 import { StoreCall, type Ticket } from './tickets';
@@ -53,17 +52,18 @@ export class ReserveCalls {
   /** Asks Redis for the tickets' costs in one call, in order, each allowing what is left of its `maxWait`; they are `sent`. */
   send(batch: readonly Ticket[]): void {
     const now = this.clock();
-    const asks: ReserveAsk[] = [];
-    for (const ticket of batch) {
+    for (let i = 0; i < batch.length; i++) {
+      const ticket = batch[i]!;
       if (ticket.state !== 'done') this.tickets.enter(ticket, 'sent');
       const left = ticket.waitLeft(now);
-      asks.push({ cost: ticket.cost, maxWaitMicros: left === Infinity ? -1 : left * 1000 });
+      ticket.maxWaitMicros = left === Infinity ? -1 : left * 1000;
     }
     const call = new StoreCall(batch, now, this.health.sending(now));
     this.inFlight.add(call);
     this.values += batch.length;
     this.refunds.callSent();
-    this.store.reserve(asks).then(
+    // The tickets are their own asks: nothing allocated per value.
+    this.store.reserve(batch).then(
       (reply) => this.answered(call, reply),
       (error: unknown) => this.failed(call, error),
     );
@@ -82,11 +82,14 @@ export class ReserveCalls {
     const now = this.clock();
     this.mirror.heard(reply, now);
     this.health.recovered(now);
-    call.tickets.forEach((ticket, index) => {
-      const answer = reply.answers[index]!;
+    const { tickets } = call;
+    const { answers } = reply;
+    for (let index = 0; index < tickets.length; index++) {
+      const ticket = tickets[index]!;
+      const answer = answers[index]!;
       if (late || ticket.cancelled) this.abandoned(ticket, answer, reply);
       else this.reserved(ticket, answer, reply, now);
-    });
+    }
     // Before any later call is sent, so what goes back is still the latest of the state.
     this.refunds.flush();
     this.onSettled();
@@ -105,8 +108,7 @@ export class ReserveCalls {
       this.tickets.settle(ticket, (waiter) => waiter.refused(retryAfter));
       return;
     }
-    ticket.reservation = { generation: reply.generation, base: reply.base, due: answer.due, cost: ticket.cost };
-    ticket.storeTime = Number(reply.base) * 1000 + Number(answer.due) / 1000;
+    ticket.reserve(reply, answer);
     // Due `wait` after the server's now, counted from this reply: late by the reply's trip, never early.
     ticket.dueAt = now + answer.wait / 1000;
     this.tickets.enter(ticket, 'reserved');

@@ -96,7 +96,7 @@ function readHeader(fields: ReplyFields, capacity: number): CountReply {
  * mirror ledger or a timer.
  */
 class ReplyFields {
-  private readonly fields: readonly string[];
+  private readonly fields: readonly unknown[];
 
   constructor(
     private readonly script: string,
@@ -105,19 +105,19 @@ class ReplyFields {
     count: number,
   ) {
     if (!Array.isArray(reply) || reply.length !== count) throw this.malformed(`expected ${count} fields`);
-    this.fields = reply.map(String);
+    this.fields = reply; // read in place: ioredis already hands strings, so no copy per reply
   }
 
   /** `'1'` or `'0'`. */
   flag(index: number, name: string): boolean {
-    const text = this.fields[index]!;
+    const text = this.text(index);
     if (text !== '1' && text !== '0') throw this.malformed(`"${name}" is ${JSON.stringify(text)}, not 1 or 0`);
     return text === '1';
   }
 
   /** A finite number >= `min`. */
   number(index: number, name: string, min = Number.NEGATIVE_INFINITY): number {
-    const text = this.fields[index]!;
+    const text = this.text(index);
     const value = text.trim() === '' ? Number.NaN : Number(text);
     if (!Number.isFinite(value)) throw this.malformed(`"${name}" is ${JSON.stringify(text)}, not a finite number`);
     if (value < min) throw this.malformed(`"${name}" is ${text}, below ${min}`);
@@ -127,7 +127,12 @@ class ReplyFields {
   /** A finite number, kept as the server wrote it (to be quoted back exactly). */
   numeral(index: number, name: string): string {
     this.number(index, name);
-    return this.fields[index]!;
+    return this.text(index);
+  }
+
+  private text(index: number): string {
+    const field = this.fields[index];
+    return typeof field === 'string' ? field : String(field);
   }
 
   private malformed(what: string): RedisStoreError {

@@ -1,6 +1,7 @@
 import type { Waiter } from '../waiting/WaitQueue';
 import type { GrantSource } from './events';
-import type { Reservation } from './replies';
+import type { Reservation, ReserveAnswer, ReserveReply } from './replies';
+import type { ReserveAsk } from './scripts';
 
 export type TicketState =
   /** Not yet asked of Redis (`maxInFlight` values ahead of it are). */
@@ -27,7 +28,7 @@ export const ASKED = Number.POSITIVE_INFINITY;
  * A waiter's place in a Redis bucket's queue, and what Redis answered for it. It carries
  * the queue links, so the operator's waiter is never linked into two queues at once.
  */
-export class Ticket implements Waiter {
+export class Ticket implements Waiter, ReserveAsk {
   queuedAt = 0;
   previousWaiter: Waiter | null = null;
   nextWaiter: Waiter | null = null;
@@ -41,9 +42,14 @@ export class Ticket implements Waiter {
   source: GrantSource = 'store';
   /** Local time (scheduler clock) the reservation falls due. */
   dueAt = 0;
-  reservation: Reservation | null = null;
-  /** Epoch ms on the store's clock the reservation falls due. */
-  storeTime: number | undefined = undefined;
+  /** What was left of `maxWait` when it was last sent, in µs (-1: any): the ticket is its own reserve ask. */
+  maxWaitMicros = -1;
+  /**
+   * The reply that reserved it and its answer there: the reservation, kept as the two objects
+   * the reply brought (a `Reservation` is built only when one must go back).
+   */
+  private reply: ReserveReply | null = null;
+  private answer: ReserveAnswer | null = null;
   /** The waiter standing for this ticket in the local share's bucket, once asked. */
   localWaiter: Waiter | null = null;
   constructor(
@@ -52,6 +58,21 @@ export class Ticket implements Waiter {
     readonly maxWait: number,
   ) {
     this.priority = waiter.priority ?? 0;
+  }
+  /** Holds the reservation `answer` of `reply`. */
+  reserve(reply: ReserveReply, answer: ReserveAnswer): void {
+    this.reply = reply;
+    this.answer = answer;
+  }
+  /** The reservation it holds, to give back, or null. */
+  get reservation(): Reservation | null {
+    const { reply, answer } = this;
+    return reply === null || answer === null ? null : { generation: reply.generation, base: reply.base, due: answer.due, cost: this.cost };
+  }
+  /** Epoch ms on the store's clock the reservation falls due (undefined: none). */
+  get storeTime(): number | undefined {
+    const { reply, answer } = this;
+    return reply === null || answer === null ? undefined : Number(reply.base) * 1000 + Number(answer.due) / 1000;
   }
   /** What is left at `now` of the ticket's `maxWait`, counted from its arrival (Infinity: any wait). */
   waitLeft(now: number): number {
