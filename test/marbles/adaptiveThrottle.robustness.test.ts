@@ -279,3 +279,35 @@ describe('adaptiveThrottle: coarse resets do not starve the flow (issue 11, item
     });
   });
 });
+
+describe('adaptiveThrottle: a shared bucket starting outside the flow’s bounds, no headers (capacity 5)', () => {
+  it('is pulled into [minRate, maxRate] when the flow subscribes, not left at its own rate', () => {
+    createTestScheduler().run(({ flush }) => {
+      const bucket = new TokenBucket({ capacity: 5, refillRate: 100 }); // 100/s, the flow allows 10/s
+      const sentAt: number[] = [];
+      let now = 0;
+      const request = () => defer(() => (sentAt.push(now), of<Reply>(ok('x'))));
+      range(0, 100)
+        .pipe(adaptiveThrottle(request, { bucket, maxRate: 10, feedback }))
+        .subscribe();
+      for (let frame = 0; frame <= 2000; frame += 100) {
+        timer(frame).subscribe(() => (now = frame));
+      }
+      flush();
+      expect(bucket.refillRate).toBe(10);
+      // The burst of 5, then 10/s: at most 15 in the first second (at 100/s it would be 100).
+      expect(sentAt.filter((t) => t < 1000).length).toBeLessThanOrEqual(15);
+    });
+  });
+
+  it('below minRate, is raised to it', () => {
+    createTestScheduler().run(({ flush }) => {
+      const bucket = new TokenBucket({ capacity: 5, refillRate: 1 });
+      range(0, 3)
+        .pipe(adaptiveThrottle(() => of<Reply>(ok('x')), { bucket, minRate: 4, feedback }))
+        .subscribe();
+      flush();
+      expect(bucket.refillRate).toBe(4);
+    });
+  });
+});

@@ -48,6 +48,8 @@ export class RateLearner implements RateControl {
       minRate: this.minRate,
       maxRate: Math.max(this.minRate, settings.maxRate),
     });
+    // A shared bucket may start outside this flow's bounds: nothing without headers would pull it back.
+    this.setRate(bucket.refillRate);
   }
 
   /**
