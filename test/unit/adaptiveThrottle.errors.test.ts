@@ -8,16 +8,6 @@ import { createTestScheduler } from '../support/marbles';
 describe('adaptiveThrottle: mistakes users make, and the message each gets', () => {
   const request = (): ObservableInput<number> => of(200);
 
-  it('a starting rate outside the minRate/maxRate written beside it (it would never be pulled back without headers)', () => {
-    expect(() => adaptiveThrottle(request, { bucket: { capacity: 5, refillRate: 100 }, maxRate: 10 })).toThrow(
-      new RangeError('adaptiveThrottle: bucket.refillRate 100 is above maxRate 10; start at or below maxRate'),
-    );
-    expect(() => adaptiveThrottle(request, { bucket: { capacity: 5, refillRate: 1 }, minRate: 2 })).toThrow(
-      new RangeError('adaptiveThrottle: bucket.refillRate 1 is below minRate 2; start at or above minRate'),
-    );
-    expect(() => adaptiveThrottle(request, { bucket: { capacity: 5, refillRate: 10 }, minRate: 10, maxRate: 10 })).not.toThrow();
-  });
-
   it('a limiter passed as the second argument instead of { bucket }', () => {
     const bucket = new TokenBucket({ capacity: 5, refillRate: 5 });
     expect(() => adaptiveThrottle(request, bucket as never)).toThrow(

@@ -178,8 +178,6 @@ export function checkConfig<T, R>(config: AdaptiveThrottleConfig<T, R>): Setting
   const retry = checkNumberOption(owner, 'retry', config.retry ?? 3, 'non-negative');
   if (!Number.isInteger(retry)) throw new RangeError(`${owner} option "retry" must be a whole number, got ${retry}`);
   const startingRate = isLimiter(config.bucket) ? (config.bucket as AdaptableLimiter).refillRate : config.bucket.refillRate;
-  // A start outside the bounds would never be pulled back without headers: say so now, not after a burst.
-  if (adapt && !isLimiter(config.bucket)) checkStartWithin(owner, startingRate, config.minRate, config.maxRate);
   return {
     costOf,
     actualCost,
@@ -198,16 +196,6 @@ export function checkConfig<T, R>(config: AdaptiveThrottleConfig<T, R>): Setting
     maxQueue: checkNumberOption(owner, 'maxQueue', config.maxQueue ?? Infinity, 'non-negative', true),
     wallClock: config.wallClock ?? wallClockNow,
   };
-}
-
-/** Throws unless the bucket options' starting `refillRate` lies within the `minRate`/`maxRate` the user wrote. */
-function checkStartWithin(owner: string, start: number, minRate: number | undefined, maxRate: number | undefined): void {
-  if (maxRate !== undefined && start > maxRate) {
-    throw new RangeError(`${owner}: bucket.refillRate ${start} is above maxRate ${maxRate}; start at or below maxRate`);
-  }
-  if (minRate !== undefined && start < minRate) {
-    throw new RangeError(`${owner}: bucket.refillRate ${start} is below minRate ${minRate}; start at or above minRate`);
-  }
 }
 
 /** A bucket's option keys: found at the top of the config, the bucket's options were passed in its place. */
