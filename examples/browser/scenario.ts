@@ -4,6 +4,9 @@
  * with a model of its own.
  */
 
+import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
+import { mersenne } from 'pure-rand/generator/mersenne';
+
 /** One value of the stream: when it arrives (ms), what it costs (tokens), whose it is. */
 export interface Arrival {
   readonly id: number;
@@ -27,16 +30,10 @@ export const SCENARIO_MS = 10_000;
 /** The deterministic run's window: the stream, then time for the queues to drain. */
 export const CHECK_WINDOW_MS = 13_000;
 
-/** A small seeded PRNG (mulberry32): the same stream in the page and in the test. */
+/** Floats in [0, 1), the same sequence for the same seed (pure-rand's Mersenne Twister). */
 function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const generator = mersenne(seed);
+  return () => uniformFloat64(generator);
 }
 
 /**

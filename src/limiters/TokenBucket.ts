@@ -1,11 +1,11 @@
 import type { Observable, SchedulerLike } from 'rxjs';
-import { planAdaptation, type RateLimitFeedback } from '../arithmetic/adaptation';
+import type { RateLimitFeedback } from '../arithmetic/adaptation';
 import { TokenLedger, type LedgerLimits } from '../arithmetic/TokenLedger';
 import { checkAmount, checkCostWithin } from '../shared/checks';
 import { clockOf, monotonicScheduler } from '../waiting/monotonicScheduler';
 import { SingleTimer } from '../waiting/SingleTimer';
 import { WaitQueue, type Waiter } from '../waiting/WaitQueue';
-import { checkAdaptOptions, checkFeedbackArgument, type AdaptOptions } from './adaptOptions';
+import { planLimiterAdaptation, type AdaptOptions } from './adaptOptions';
 import { checkBucketOptions, type TokenBucketLimits, type TokenBucketOptions } from './bucketOptions';
 import { LimiterCounters, refusalEvent } from './LimiterCounters';
 import { LimiterEvents } from './LimiterEvents';
@@ -108,7 +108,7 @@ export class TokenBucket implements TokenLimiter {
    */
   timeUntil(cost = 1): number {
     checkCostWithin(cost, this.ledger.capacity);
-    return this.predictWait(cost, this.readClock());
+    return this.ledger.timeUntil(this.queue.totalCost + cost, this.readClock());
   }
 
   /**
@@ -122,22 +122,15 @@ export class TokenBucket implements TokenLimiter {
 
   /**
    * Retunes the bucket from a server's feedback (what `parseRateLimitHeaders` returns, or a
-   * websocket's "slow down"), as `planAdaptation` plans it: `retryAfter` pauses refill, a spent
-   * budget pauses until its reset, a remaining budget caps spending, a policy sets the rate
-   * (within [minRate, maxRate], and finite bounds when `maxRate` is Infinity). Reported as
-   * `reconfigured`; feedback with nothing usable changes nothing. Throws a `TypeError` or
-   * `RangeError` naming `TokenBucket adapt`, the field and the value for feedback that is not
-   * an object or has a number that is not finite >= 0, and for bad options (`safetyFactor`
-   * outside (0, 1], `minRate` not finite > 0, `maxRate` not > 0, `minRate` above `maxRate`,
-   * `inFlight` not finite >= 0).
+   * websocket's "slow down") as `planAdaptation` plans it: a pause, a cap on the tokens, a new
+   * rate within [minRate, maxRate]; reported as `reconfigured`. Throws naming `TokenBucket adapt`,
+   * the field and the value for feedback or options `planLimiterAdaptation` refuses.
    */
   adapt(feedback: RateLimitFeedback, options: AdaptOptions = {}): void {
-    checkFeedbackArgument(ADAPT_OWNER, feedback);
-    const settings = checkAdaptOptions(ADAPT_OWNER, options);
-    const now = this.scheduler.now();
     const { capacity, refillRate, interval } = this.ledger;
-    const plan = planAdaptation(feedback, { capacity, refillRate, interval, available: this.available() }, settings);
+    const plan = planLimiterAdaptation(ADAPT_OWNER, feedback, options, { capacity, refillRate, interval, available: this.available() });
     if (plan === undefined) return;
+    const now = this.scheduler.now();
     if (plan.capTokens !== undefined && plan.capTokens < this.ledger.tokensAt(now)) this.ledger.setTokens(plan.capTokens, now);
     if (plan.pauseFor !== undefined) this.ledger.pauseUntil(now + plan.pauseFor, now);
     // The plan's rate is finite and > 0 by construction; anything else would poison the ledger for good.
@@ -262,11 +255,6 @@ export class TokenBucket implements TokenLimiter {
     if (!this.draining) this.drain(); // a running drain re-plans when it ends
   }
 
-  /** The wait, in ms, a value of `cost` joining now would have. */
-  private predictWait(cost: number, now: number): number {
-    return this.ledger.timeUntil(this.queue.totalCost + cost, now);
-  }
-
   /**
    * Grants every head that is covered now, then aims the timer at the next head. `dueAt`:
    * when the timer that called it was due. A late timer's first grant is booked at that
@@ -315,10 +303,7 @@ export class TokenBucket implements TokenLimiter {
 
   private noteGrant(cost: number, waited: number, now: number): void {
     this.counters.grant(cost);
-    if (this.events.observers > 0) this.emitGranted(cost, waited, now);
-  }
-
-  private emitGranted(cost: number, waited: number, now: number): void {
+    if (this.events.observers === 0) return;
     this.events.emit({ type: 'granted', time: now, cost, waited, available: Math.max(0, this.ledger.tokensAt(now)) });
   }
 }

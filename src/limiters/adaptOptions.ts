@@ -1,4 +1,10 @@
-import type { AdaptationSettings, RateLimitFeedback } from '../arithmetic/adaptation';
+import {
+  planAdaptation,
+  type AdaptationPlan,
+  type AdaptationSettings,
+  type BucketShape,
+  type RateLimitFeedback,
+} from '../arithmetic/adaptation';
 import { checkChoice, checkKnownKeys, checkNumberOption } from '../shared/checks';
 import { describe } from '../shared/describe';
 
@@ -61,4 +67,19 @@ export function checkFeedbackArgument(owner: string, feedback: unknown): asserts
   }
   const { refill } = feedback as RateLimitFeedback;
   if (refill !== undefined) checkChoice(`${owner} feedback`, 'refill', refill, ['at-reset', 'continuous'] as const);
+}
+
+/**
+ * `adapt(feedback, options)` for a limiter now shaped `bucket`: checks both arguments (errors
+ * name `owner`) and plans the change. Every limiter's `adapt` goes through here, so they
+ * accept and refuse the same things.
+ */
+export function planLimiterAdaptation(
+  owner: string,
+  feedback: unknown,
+  options: AdaptOptions,
+  bucket: BucketShape,
+): AdaptationPlan | undefined {
+  checkFeedbackArgument(owner, feedback);
+  return planAdaptation(feedback, bucket, checkAdaptOptions(owner, options));
 }
