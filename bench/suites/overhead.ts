@@ -27,21 +27,10 @@ import { RxjsRateLimiter } from '../peers';
 import { throttleByTokens } from '../../src/operators/throttleByTokens';
 import { TokenBucket } from '../../src/limiters/TokenBucket';
 import { atMost, median, significant, timeInterleaved, type BenchRow, type BenchSuite, type Timed } from '../harness';
+import { checkSinkReached, sink, through } from '../pipeThrough';
 
 /** So many tokens that no subject ever runs short within a benchmark. */
 const PLENTY = 1e12;
-
-let received = 0;
-const sink = (_value: number): void => {
-  received++;
-};
-
-function through(count: number, operator: OperatorFunction<number, number>): () => Promise<void> {
-  return () =>
-    new Promise<void>((resolve, reject) => {
-      range(0, count).pipe(operator).subscribe({ next: sink, error: reject, complete: resolve });
-    });
-}
 
 /**
  * The throttle people write by hand: a token bucket kept in a closure, `of(value)` when
@@ -244,7 +233,7 @@ const suite: BenchSuite = async ({ quick, runs }) => {
     ...tabulate(slowSubjects, await timeInterleaved(slowSubjects, runs)).filter((row) => row.subject !== FLOOR),
   ];
   const ratioOf = (name: string) => Number(rows.find((row) => row.subject === name)!.metrics['× map']);
-  if (received === 0) throw new Error('no value reached the sink');
+  checkSinkReached();
   const floorNsPerValue = Number(rows.find((row) => row.subject === FLOOR)!.metrics['ns/value']);
 
   return {

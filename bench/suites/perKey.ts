@@ -40,6 +40,7 @@ import {
   type BenchSuite,
   type Timed,
 } from '../harness';
+import { checkSinkReached, through } from '../pipeThrough';
 
 /** A clock the suite sets by hand; timers (never needed here: nothing waits) go to asyncScheduler. */
 class HandClock implements SchedulerLike {
@@ -50,18 +51,6 @@ class HandClock implements SchedulerLike {
   schedule<T>(work: (this: SchedulerAction<T>, state?: T) => void, delay?: number, state?: T): Subscription {
     return asyncScheduler.schedule(work, delay, state);
   }
-}
-
-let received = 0;
-const sink = (_value: number): void => {
-  received++;
-};
-
-function through(count: number, operator: OperatorFunction<number, number>): () => Promise<void> {
-  return () =>
-    new Promise<void>((resolve, reject) => {
-      range(0, count).pipe(operator).subscribe({ next: sink, error: reject, complete: resolve });
-    });
 }
 
 /** The naive per-key limiter: a `TokenBucket` per key in a `Map` that only grows. */
@@ -223,7 +212,7 @@ const suite: BenchSuite = async ({ quick, runs }) => {
   const groupHeld = heapAfterGc() - groupBaseline;
   groupSubscription.unsubscribe();
 
-  if (received === 0) throw new Error('no value reached the sink');
+  checkSinkReached();
   const perHeldKey = peak / Math.max(heldKeys, 1);
   const memoryRows: BenchRow[] = [
     {
