@@ -5,36 +5,47 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { PROBE_AFTER, RateSearch, type RateSearchSettings } from '../../src/arithmetic/rateSearch';
+import { CLIMB_BACK_AFTER, PROBE_AFTER, RateSearch, type RateSearchSettings } from '../../src/arithmetic/rateSearch';
 
 const SETTINGS: RateSearchSettings = { decrease: 0.85, increase: 0.0002, interval: 1000, minRate: 0.01, maxRate: 1000 };
 
-/** The rules as the doc states them, written independently of the implementation. */
+/** The rules as the doc states them, written independently of the implementation (plain arrays, no rings but the last 8 refusals). */
 class ReferenceSearch {
   private ceiling = 0;
   private lastDecrease = -Infinity;
   private lastRaise: number | undefined;
   private probeStart: number | undefined;
   private hold = 4000;
+  private signs = 1;
+  private paced = false;
+  private forgetBefore = -Infinity;
   private readonly answers: boolean[] = [];
   private readonly admissions: { at: number; cost: number }[] = [];
+  /** Each refusal, and how many admissions had been recorded before it. */
+  private readonly refusals: { at: number; admittedBefore: number }[] = [];
 
   constructor(private readonly settings: RateSearchSettings) {}
 
   record(refused: boolean, cost: number, now: number): void {
     this.answers.push(refused);
-    if (!refused) this.admissions.push({ at: now, cost });
+    if (refused) this.refusals.push({ at: now, admittedBefore: this.admissions.length });
+    else this.admissions.push({ at: now, cost });
   }
 
   success(rate: number, now: number): number {
     const current = this.bound(rate);
     if (this.settings.increase === 0) return current;
+    if (!this.paced && now - this.lastDecrease < 1000) {
+      this.lastRaise = now;
+      return current;
+    }
     const elapsed = this.lastRaise === undefined ? 0 : Math.min(1000, Math.max(0, now - this.lastRaise));
     this.lastRaise = now;
     const growthBound = current * 2 ** (elapsed / 1000);
     let goal = growthBound; // slow start: only the growth bound
     if (this.ceiling > 0) {
-      if (this.probeStart === undefined && now - this.lastDecrease >= this.hold) this.probeStart = now;
+      const hold = this.paced ? this.hold : this.hold * (1 + this.signs);
+      if (this.probeStart === undefined && now - this.lastDecrease >= hold) this.probeStart = now;
       if (this.probeStart === undefined) goal = 0.97 * this.ceiling;
       else {
         const seconds = Math.max(0, now - this.probeStart) / 1000;
@@ -44,12 +55,15 @@ class ReferenceSearch {
     return this.bound(Math.max(current, Math.min(growthBound, goal)));
   }
 
-  throttle(rate: number, sentAt: number, now: number): number {
+  throttle(rate: number, sentAt: number, now: number, paced = false): number {
     const current = this.bound(rate);
     if (this.settings.decrease === 1 || sentAt < this.lastDecrease) return current;
     const slowStart = this.ceiling === 0;
+    const probing = this.probeStart !== undefined;
+    const sinceDecrease = now - this.lastDecrease;
     this.lastDecrease = now;
     this.lastRaise = now;
+    this.paced = paced;
     const first = this.admissions[0]?.at ?? NaN;
     const since = Math.max(now - 4000, first);
     let admitted: number | undefined;
@@ -57,13 +71,33 @@ class ReferenceSearch {
       const cost = this.admissions.filter((admission) => admission.at >= since).reduce((sum, admission) => sum + admission.cost, 0);
       admitted = (cost / (now - since)) * this.settings.interval;
     }
-    const measured = admitted !== undefined && admitted < current;
-    const factor = slowStart ? Math.min(0.5, this.settings.decrease) : this.settings.decrease;
-    const cut = Math.min(measured ? admitted! * this.settings.decrease : current, current * factor);
+    let drained: number | undefined;
+    if (!paced && !slowStart) {
+      for (const refusal of this.refusals.slice(-8).reverse()) {
+        if (refusal.at < this.forgetBefore || now - refusal.at > 60_000) break;
+        if (now - refusal.at < 1000) continue;
+        const cost = this.admissions.slice(refusal.admittedBefore).reduce((sum, admission) => sum + admission.cost, 0);
+        drained = (cost / (now - refusal.at)) * this.settings.interval;
+        break;
+      }
+    }
     const previous = this.ceiling;
-    this.ceiling = this.bound(measured && !slowStart ? admitted! : cut);
+    let cut: number;
+    if (drained !== undefined) {
+      const raised = probing && admitted !== undefined && admitted > drained * 1.25;
+      if (raised) this.forgetBefore = now;
+      this.ceiling = this.bound(raised ? Math.min(admitted!, current) : drained);
+      cut = Math.min(current, this.ceiling) * this.settings.decrease;
+    } else {
+      const measured = admitted !== undefined && admitted < current;
+      const factor = slowStart ? Math.min(0.5, this.settings.decrease) : this.settings.decrease;
+      cut = Math.min(measured ? admitted! * this.settings.decrease : current, current * factor);
+      this.ceiling = this.bound(measured && !slowStart ? admitted! : cut);
+    }
+    if (probing) this.signs = Math.max(0, this.signs - 1);
+    else if (!slowStart && sinceDecrease >= 1000) this.signs = Math.min(4, this.signs + 1);
     if (this.ceiling > previous * 1.1 || this.ceiling < previous * 0.8) this.hold = 4000;
-    else if (this.probeStart !== undefined) this.hold = Math.min(8000, this.hold * 1.5);
+    else if (probing) this.hold = Math.min(8000, this.hold * 1.5);
     this.probeStart = undefined;
     const recent = this.answers.slice(-16);
     const share = recent.length < 16 ? 1 : recent.filter((refused) => !refused).length / 16;
@@ -121,9 +155,9 @@ describe('RateSearch: the rules, by example', () => {
     expect(search.afterThrottle(20, 50, 300)).toBeCloseTo(10, 12); // half refused: 20 × 0.5 < 20 × 0.85
   });
 
-  it('holds PROBE_AFTER, then probes above the ceiling on a cubic, within the growth bound', () => {
+  it('after a paced throttle (Retry-After): holds PROBE_AFTER, then probes above the ceiling on a cubic, within the growth bound', () => {
     const search = new RateSearch(SETTINGS);
-    search.afterThrottle(40, 0, 0); // ceiling 20, hold 4 s
+    search.afterThrottle(40, 0, 0, true); // ceiling 20, hold 4 s
     let rate = 20;
     for (let t = 100; t < PROBE_AFTER; t += 100) rate = search.afterSuccess(rate, t);
     expect(rate).toBe(20);
@@ -135,9 +169,9 @@ describe('RateSearch: the rules, by example', () => {
 
   it('probes less often after a probe that found the limit unchanged, and soon again once it moved', () => {
     const search = new RateSearch(SETTINGS);
-    search.afterThrottle(40, 0, 0); // ceiling 20, hold 4 s
+    search.afterThrottle(40, 0, 0, true); // ceiling 20, hold 4 s
     search.afterSuccess(20, 4000); // the probe begins
-    search.afterThrottle(21, 4500, 5000); // it failed: unmeasured, ceiling 21 × 0.85 ≈ 17.9, within 0.8–1.1 of 20
+    search.afterThrottle(21, 4500, 5000, true); // it failed: unmeasured, ceiling 21 × 0.85 ≈ 17.9, within 0.8–1.1 of 20
     expect(search.limitEstimate).toBeCloseTo(17.85, 9);
     // Hold now 6 s: at 5000 + 5999 still holding, from 5000 + 6000 the probe climbs again.
     const held = 17.85 * 0.97;
@@ -146,12 +180,85 @@ describe('RateSearch: the rules, by example', () => {
     expect(search.afterSuccess(held, 5000 + 7000)).toBeCloseTo(17.85 * (0.97 + 0.05), 9);
     // A throttle that shows the limit dropped (ceiling below 0.8 × the last) brings the hold back to 4 s.
     for (let t = 12_100; t <= 16_000; t += 200) search.recordOutcome(false, 1, t); // 5/s admitted
-    search.afterThrottle(17.85, 15_900, 16_000);
+    search.afterThrottle(17.85, 15_900, 16_000, true);
     expect(search.limitEstimate).toBeCloseTo(5.1, 1);
     const low = search.limitEstimate! * 0.97;
     expect(search.afterSuccess(low, 16_000 + 3999)).toBeCloseTo(low, 9);
     expect(search.afterSuccess(low, 16_000 + 4000)).toBeCloseTo(low, 9);
     expect(search.afterSuccess(low, 16_000 + 5000)).toBeCloseTo(search.limitEstimate! * 1.02, 9);
+  });
+
+  it('takes the drained measure as the ceiling: what was admitted between two refusals, not the burst saved before', () => {
+    const search = new RateSearch(SETTINGS);
+    for (let i = 0; i < 30; i++) search.recordOutcome(false, 1, 100 + i); // the server's saved-up burst
+    search.recordOutcome(true, 1, 200);
+    search.afterThrottle(60, 190, 200); // slow-start exit: too soon to measure, halved to 30
+    for (let t = 250; t <= 2200; t += 50) search.recordOutcome(false, 1, t); // 40 admitted in 2 s: 20/s
+    search.recordOutcome(true, 1, 2200);
+    // The 4 s window says (30 + 40) / 2.1 s ≈ 33/s, counting the burst; between the refusals it was 20/s.
+    expect(search.afterThrottle(30, 2190, 2200)).toBeCloseTo(20 * 0.85, 9);
+    expect(search.limitEstimate).toBeCloseTo(20, 9);
+    // A refusal less than 1 s after the last measures from the one before it.
+    for (let t = 2250; t <= 2600; t += 50) search.recordOutcome(false, 1, t); // 8 more
+    search.recordOutcome(true, 1, 2600);
+    search.afterThrottle(20, 2590, 2600);
+    expect(search.limitEstimate).toBeCloseTo(48 / 2.4, 9);
+  });
+
+  it('without a server pause: stays where the cut left it for CLIMB_BACK_AFTER, then returns to 97 % of the ceiling', () => {
+    const search = new RateSearch(SETTINGS);
+    search.recordOutcome(true, 1, 0);
+    search.afterThrottle(40, 0, 0); // ceiling 20
+    for (let t = 50; t <= 1000; t += 50) search.recordOutcome(false, 1, t); // 20/s
+    search.recordOutcome(true, 1, 1000);
+    const cut = search.afterThrottle(25, 990, 1000); // drained 20/s: cut to 17
+    expect(cut).toBeCloseTo(17, 9);
+    expect(search.afterSuccess(cut, 1000 + CLIMB_BACK_AFTER - 1)).toBe(cut);
+    // The growth bound counts from the end of the wait: 0.5 s later, up to √2 × the cut, here capped at 97 % of 20.
+    expect(search.afterSuccess(cut, 1000 + CLIMB_BACK_AFTER + 500)).toBeCloseTo(0.97 * 20, 9);
+  });
+
+  it('a refusal while holding is a sign of a shared limit: each sign lengthens the hold by one hold, its own probe removes one', () => {
+    const search = new RateSearch(SETTINGS);
+    search.afterThrottle(40, 0, 0); // ceiling 20; one sign to start with: the hold is 2 × 4 s
+    expect(search.afterSuccess(20, 7999)).toBe(20);
+    expect(search.afterSuccess(19.4, 8000)).toBeCloseTo(19.4, 9); // the probe's first instant
+    expect(search.afterSuccess(19.4, 9000)).toBeCloseTo(20 * (0.97 + 0.05), 9);
+    search.afterThrottle(20.4, 9500, 10_000); // its own probe ended: no sign left, hold 6 s (limit unchanged)
+    expect(search.afterSuccess(16, 15_999)).toBeCloseTo(Math.min(16 * 2, search.limitEstimate! * 0.97), 9);
+    const held = search.limitEstimate! * 0.97;
+    expect(search.afterSuccess(held, 16_000)).toBeCloseTo(held, 9); // the probe's first instant
+    expect(search.afterSuccess(held, 17_000)).toBeCloseTo(search.limitEstimate! * (0.97 + 0.05), 9);
+    // A refusal 2 s after its own cut, while holding: someone else's; the next hold is 2 × 6 s.
+    const other = new RateSearch(SETTINGS);
+    other.afterThrottle(40, 0, 0, true); // paced: the hold is 4 s, signs do not apply
+    expect(other.afterSuccess(19.4, 4000)).toBeCloseTo(19.4, 9);
+    expect(other.afterSuccess(19.4, 5000)).toBeCloseTo(20 * (0.97 + 0.05), 9);
+    const shared = new RateSearch(SETTINGS);
+    shared.afterThrottle(40, 0, 0); // ceiling 20, one sign
+    shared.afterThrottle(19.4, 1900, 2000); // while holding: two signs, ceiling 19.4 × 0.85 within 0.8 of 20: hold stays 4 s
+    const level = shared.limitEstimate! * 0.97;
+    expect(shared.afterSuccess(level, 2000 + 3 * PROBE_AFTER - 1)).toBeCloseTo(level, 9);
+    expect(shared.afterSuccess(level, 2000 + 3 * PROBE_AFTER)).toBeCloseTo(level, 9);
+    expect(shared.afterSuccess(level, 2000 + 3 * PROBE_AFTER + 1000)).toBeCloseTo(shared.limitEstimate! * (0.97 + 0.05), 9);
+  });
+
+  it('a probe that finds a raised limit takes the 4 s measure and forgets the refusals of the old limit', () => {
+    const search = new RateSearch(SETTINGS);
+    search.recordOutcome(true, 1, 0);
+    search.afterThrottle(20, 0, 0, true); // ceiling 10, paced: hold 4 s
+    search.afterSuccess(9.7, 4000); // the probe begins
+    for (let t = 4025; t <= 8000; t += 25) search.recordOutcome(false, 1, t); // 40/s admitted: the limit rose
+    search.recordOutcome(true, 1, 8000);
+    // Drained since the refusal at 0: 160 / 8 s = 20/s; the last 4 s: 40/s, above 1.25 × 20.
+    search.afterThrottle(60, 7990, 8000);
+    expect(search.limitEstimate).toBeCloseTo(160 / 3.975, 6);
+    // The refusal at 0 is forgotten: one 0.6 s later (the one at 8000 too recent) has no drained measure
+    // (it would be 184 / 8.6 s ≈ 21/s), so the 4 s measure, below the rate, is the ceiling.
+    for (let t = 8025; t <= 8600; t += 25) search.recordOutcome(false, 1, t);
+    search.recordOutcome(true, 1, 8600);
+    search.afterThrottle(60, 8590, 8600);
+    expect(search.limitEstimate).toBeCloseTo(161 / 4, 6); // 137 + 24 admitted in [4600, 8600]
   });
 
   it('increase 0 turns every increase off; decrease 1 every decrease', () => {
@@ -168,23 +275,33 @@ describe('RateSearch: against the reference model', () => {
   type Step =
     | { kind: 'admitted' | 'refused'; dt: number; cost: number }
     | { kind: 'success'; dt: number; rate: number | null }
-    | { kind: 'throttle'; dt: number; rate: number | null; sentBack: number };
-  const dt = fc.double({ min: 0, max: 400, noNaN: true });
-  const rate = fc.option(fc.double({ min: 0.5, max: 200, noNaN: true }), { freq: 8 });
+    | { kind: 'throttle'; dt: number; rate: number | null; sentBack: number; paced: boolean };
+  const dt = fc.oneof(
+    { weight: 9, arbitrary: fc.double({ min: 0, max: 400, noNaN: true }) },
+    { weight: 1, arbitrary: fc.double({ min: 0, max: 3000, noNaN: true }) },
+  );
+  // Mostly the closed loop (null: the last rate returned), so rules that act on the rate the search set are reached.
+  const rate = fc.option(fc.double({ min: 0.5, max: 200, noNaN: true }), { freq: 2 });
   const step: fc.Arbitrary<Step> = fc.oneof(
     { weight: 8, arbitrary: fc.record({ kind: fc.constant('admitted' as const), dt, cost: fc.double({ min: 0, max: 3, noNaN: true }) }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('refused' as const), dt, cost: fc.constant(1) }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('refused' as const), dt, cost: fc.constant(1) }) },
     { weight: 6, arbitrary: fc.record({ kind: fc.constant('success' as const), dt, rate }) },
     {
       weight: 1,
-      arbitrary: fc.record({ kind: fc.constant('throttle' as const), dt, rate, sentBack: fc.double({ min: 0, max: 1500, noNaN: true }) }),
+      arbitrary: fc.record({
+        kind: fc.constant('throttle' as const),
+        dt,
+        rate,
+        sentBack: fc.double({ min: 0, max: 1500, noNaN: true }),
+        paced: fc.boolean(),
+      }),
     },
   );
 
   it('gives the same rate as the model after every step', () => {
     fc.assert(
       fc.property(
-        fc.array(step, { maxLength: 400 }),
+        fc.array(step, { minLength: 100, maxLength: 400, size: 'max' }),
         fc.constantFrom(0.5, 0.85, 1),
         fc.double({ min: 1, max: 100, noNaN: true }),
         (steps, decrease, start) => {
@@ -201,8 +318,8 @@ describe('RateSearch: against the reference model', () => {
               expect(current).toBeCloseTo(model.success(asked, now), 6);
             } else if (next.kind === 'throttle') {
               const asked = next.rate ?? current;
-              current = search.afterThrottle(asked, now - next.sentBack, now);
-              expect(current).toBeCloseTo(model.throttle(asked, now - next.sentBack, now), 6);
+              current = search.afterThrottle(asked, now - next.sentBack, now, next.paced);
+              expect(current).toBeCloseTo(model.throttle(asked, now - next.sentBack, now, next.paced), 6);
             } else {
               search.recordOutcome(next.kind === 'refused', next.cost, now);
               model.record(next.kind === 'refused', next.cost, now);

@@ -78,7 +78,9 @@ export class RateLearner implements RateControl {
     if (feedback === undefined || !describesLimit(feedback)) {
       const now = this.bucket.scheduler.now();
       this.rateSearch.recordOutcome(true, request.charged, now);
-      this.setRate(this.rateSearch.afterThrottle(this.bucket.refillRate, request.sentAt, now));
+      // A Retry-After the bucket now pauses for paces the recovery itself (see RateSearch).
+      const paced = (this.bucket.pausedUntil ?? Number.NEGATIVE_INFINITY) > now;
+      this.setRate(this.rateSearch.afterThrottle(this.bucket.refillRate, request.sentAt, now, paced));
     }
   }
 
