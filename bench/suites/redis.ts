@@ -1,6 +1,7 @@
 /**
- * Grants per second through Redis on loopback: `RedisTokenBucket` (one Lua script call per
- * grant) against the floor of a bare `INCR` from the same client, and beside
+ * Grants per second through Redis on loopback: `RedisTokenBucket` with its default options
+ * (the lease on: most grants need no call) and with `lease: false` (batching only: one reserve
+ * call per batch of values) against the floor of a bare `INCR` from the same client, and beside
  * rate-limiter-flexible's `RateLimiterRedis.consume` (also one Lua script call), with 1 and
  * with 64 requests in flight. Then the same across processes: 1, 2 and 4 worker processes
  * (bench/fixtures/redisWorker.ts, each its own client) on one shared key, against as many
@@ -400,6 +401,14 @@ const suite: BenchSuite = async (ctx) => {
   try {
     const count = ctx.quick ? 1_000 : 10_000;
     const bucket = new RedisTokenBucket({ redis, key: 'bench:bucket', capacity: PLENTY, refillRate: PLENTY, maxInFlight: 64 });
+    const batchingOnly = new RedisTokenBucket({
+      redis,
+      key: 'bench:batching',
+      capacity: PLENTY,
+      refillRate: PLENTY,
+      maxInFlight: 64,
+      lease: false,
+    });
     const scripts = new BucketScripts(redis);
     const scriptContext = {
       limits: { capacity: PLENTY, tokensPerMicro: PLENTY / 1e6 },
@@ -417,6 +426,7 @@ const suite: BenchSuite = async (ctx) => {
         subjects.push({ name: `${name} ×${lanes}`, run: make(count), warmUp: make(Math.ceil(count / 3)) });
       add('INCR', (n) => inLanes(n, lanes, () => redis.incr('bench:incr')));
       add('RedisTokenBucket', (n) => bucketGrants(bucket, n, lanes));
+      add('RedisTokenBucket lease: false', (n) => bucketGrants(batchingOnly, n, lanes));
       add('reserve script alone', (n) => inLanes(n, lanes, () => scripts.reserve('rtb:{bench:script}', scriptContext, ONE)));
       add('rate-limiter-flexible consume', (n) => inLanes(n, lanes, () => flexible.consume('k', 1)));
       add('EVALSHA of `return 1`', (n) => inLanes(n, lanes, () => redis.evalsha(trivialSha, 0)));
@@ -446,16 +456,23 @@ const suite: BenchSuite = async (ctx) => {
         : { label: `${of} / ${to}, ${lanes} in flight`, value, target: `≥ ${least}`, pass: value >= least };
     };
     const stats = bucket.stats();
-    // The server's time per grant, each shape alone: the reserve script's EVALSHA time over the grants it made.
+    // The server's time per grant, each shape alone: the scripts' EVALSHA time (reserve, and the lease's refunds) over the grants made.
     const serverPerGrant = new Map<string, number>();
-    for (const lanes of LANES) {
-      await redis.config('RESETSTAT');
-      await bucketGrants(bucket, count, lanes)();
-      const evalsha = /cmdstat_evalsha:calls=(\d+),usec=(\d+)/.exec(await redis.info('commandstats'));
-      if (evalsha !== null) serverPerGrant.set(`×${lanes}`, Number(evalsha[2]) / count);
-      const calls = evalsha === null ? Number.NaN : Number(evalsha[1]);
-      serverPerGrant.set(`calls ×${lanes}`, calls);
+    for (const [name, measured] of [
+      ['', bucket],
+      [' lease: false', batchingOnly],
+    ] as const) {
+      for (const lanes of LANES) {
+        await redis.config('RESETSTAT');
+        await bucketGrants(measured, count, lanes)();
+        const evalsha = /cmdstat_evalsha:calls=(\d+),usec=(\d+)/.exec(await redis.info('commandstats'));
+        if (evalsha !== null) serverPerGrant.set(`×${lanes}${name}`, Number(evalsha[2]) / count);
+        const calls = evalsha === null ? Number.NaN : Number(evalsha[1]);
+        serverPerGrant.set(`calls ×${lanes}${name}`, calls);
+      }
     }
+    const perCall = (shape: string) =>
+      `${significant(serverPerGrant.get(shape) ?? Number.NaN)} µs (${significant(count / (serverPerGrant.get(`calls ${shape}`) ?? Number.NaN))} grants per call)`;
     const processesStarted = performance.now();
     const processes = await measureProcesses(server.url, redis, ctx);
     trace(`[processes] ${((performance.now() - processesStarted) / 1000).toFixed(1)} s with start-up`);
@@ -465,6 +482,8 @@ const suite: BenchSuite = async (ctx) => {
       ratios: [
         ratio('RedisTokenBucket', 'INCR', 1, 0.9),
         ratio('RedisTokenBucket', 'INCR', 64, 3),
+        ratio('RedisTokenBucket lease: false', 'INCR', 1),
+        ratio('RedisTokenBucket lease: false', 'INCR', 64),
         ratio('RedisTokenBucket', 'rate-limiter-flexible consume', 1),
         ratio('RedisTokenBucket', 'rate-limiter-flexible consume', 64),
         ratio('EVALSHA of `return 1`', 'INCR', 1),
@@ -480,8 +499,10 @@ const suite: BenchSuite = async (ctx) => {
         '"EVALSHA of `return 1`": a script that does nothing, one call per operation: the floor of any design that runs one script call per value.',
         'Values waiting to be asked go to Redis together: one EVALSHA of the reserve script reserves a batch in order (one call out at a time; the next goes when it answers, with what arrived meanwhile). ' +
           'INCR is the floor for one round trip of one command.',
-        `Redis's time per grant (INFO commandstats, the bucket alone): ${significant(serverPerGrant.get('×1') ?? Number.NaN)} µs with 1 in flight, ` +
-          `${significant(serverPerGrant.get('×64') ?? Number.NaN)} µs with 64 (${significant(count / (serverPerGrant.get('calls ×64') ?? Number.NaN))} grants per call).`,
+        `Redis's time per grant (INFO commandstats, each bucket alone): default options ${perCall('×1')} with 1 in flight, ${perCall('×64')} with 64; ` +
+          `lease: false ${perCall('×1 lease: false')} with 1, ${perCall('×64 lease: false')} with 64.`,
+        '"RedisTokenBucket" runs with the default options: the lease on (a reserve call that finds tokens to spare also leases up to 64, a quarter of what is left, ' +
+          'granted to the next values at once for 20 ms, the rest refunded). "lease: false" is batching alone: one reserve call for every batch of values.',
         '"reserve script alone" calls the same script without the bucket (no queue, timers or events): the difference to RedisTokenBucket is the bucket\'s own cost.',
         'rate-limiter-flexible RateLimiterRedis.consume is a fixed-window counter (one Lua call: SET NX + INCRBY + PTTL), not a token bucket.',
         `Bucket after the runs: ${stats.granted} grants, ${stats.storeErrors} store errors, ${stats.timeouts} timeouts.`,

@@ -33,9 +33,12 @@ export class BucketStore {
     this.scripts = new BucketScripts(redis);
   }
 
-  /** Asks for each cost in order, in one call: taken now, or reserved ahead if its wait is at most its `maxWaitMicros` (-1: any). */
-  reserve(asks: readonly ReserveAsk[]): Promise<ReserveReply> {
-    return this.call((context) => this.scripts.reserve(this.key, context, asks));
+  /**
+   * Asks for each cost in order, in one call: taken now, or reserved ahead if its wait is at
+   * most its `maxWaitMicros` (-1: any); and a lease of at most `leaseMax` tokens (0: none).
+   */
+  reserve(asks: readonly ReserveAsk[], leaseMax = 0): Promise<ReserveReply> {
+    return this.call((context) => this.scripts.reserve(this.key, context, asks, leaseMax));
   }
 
   /** Returns reservations sorted latest due first. */

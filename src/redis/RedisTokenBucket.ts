@@ -15,6 +15,7 @@ import { BucketStore } from './BucketStore';
 import { CountChanges } from './CountChanges';
 import { CountMirror } from './CountMirror';
 import type { RedisTokenBucketEvent, RedisTokenBucketStats } from './events';
+import { Lease } from './Lease';
 import { checkRedisLimits, clampRedisRate } from './limitsRange';
 import { LocalFallback } from './LocalFallback';
 import { checkRedisOptions, type RedisTokenBucketOptions } from './options';
@@ -30,18 +31,14 @@ import type { Ticket } from './tickets';
 const ADAPT_OWNER = 'RedisTokenBucket adapt';
 
 /**
- * A token bucket whose state lives in Redis, so any number of processes share one limit.
- * Every operator that takes a `TokenBucket` takes it.
- *
- * Values are asked in batches: an atomic Lua script reads the server's clock, refills, and
- * for each value in order either takes the cost or reserves it ahead, answering how long
- * each waits; this process then grants each at its time with its own scheduler (no
- * polling). One call is out at a time: the first value goes at once, what arrives meanwhile
- * goes together in the next. A value that leaves before its time returns its reservation
- * (when its call answers, if it is out). Values of one process are granted in
- * the order they were asked of Redis: at most `maxInFlight` at once, the others waiting by
- * priority (higher first, FIFO within a level) and arrival; a value already asked is never
- * overtaken. `acquire`/`execute` wait in the same queue through a Promise; `debit`/`refund`
+ * A token bucket whose state lives in Redis, so any number of processes share one limit;
+ * every operator that takes a `TokenBucket` takes it. An atomic Lua script on the server's
+ * clock refills and, for each value of a batch in order, takes its cost or reserves it ahead;
+ * this process grants each at its time with its own scheduler (no polling), in the order asked
+ * (at most `maxInFlight` at once, the others by priority, then arrival). One call is out at a
+ * time, carrying what arrived meanwhile; a busy process also leases spare tokens and grants its
+ * next values from them without a call (the `lease` option). A value that leaves before its
+ * time returns its reservation. `acquire`/`execute` wait in the same queue; `debit`/`refund`
  * change the shared count. Import from `rxjs-token-bucket/redis`; `ioredis` is the user's.
  *
  * @example
@@ -69,6 +66,7 @@ export class RedisTokenBucket implements TokenLimiter {
   private readonly refunds: Refunds;
   /** Debits, refunds and `adapt`'s changes of the shared count. */
   private readonly changes: CountChanges;
+  private readonly lease: Lease;
   private readonly calls: ReserveCalls;
   /** Asks Redis in order, grants in order; holds the grant timer. */
   private readonly pump: TicketPump;
@@ -107,9 +105,10 @@ export class RedisTokenBucket implements TokenLimiter {
     this.health = new StoreHealth(policy, checked.probeInterval, checked.timeout, this.key, links);
     this.refunds = new Refunds(store, mirror, events, clock);
     this.changes = new CountChanges(store, mirror, this.health, this.fallback, events, clock);
-    this.calls = new ReserveCalls(store, checked.timeout, tickets, mirror, this.health, this.refunds, scheduler, pump);
+    const lease = (this.lease = new Lease(checked.lease, store, mirror, clock, () => this.health.errors++));
+    this.calls = new ReserveCalls(store, checked.timeout, tickets, mirror, this.health, this.refunds, lease, scheduler, pump);
     const noteGrant = (ticket: Ticket, now: number) => this.noteGrant(ticket, now);
-    this.pump = new TicketPump(tickets, checked.maxInFlight, this.health, this.calls, this.fallback, clock, scheduler, noteGrant);
+    this.pump = new TicketPump(tickets, checked.maxInFlight, this.health, this.calls, this.fallback, lease, clock, scheduler, noteGrant);
   }
 
   get capacity(): number {
@@ -155,12 +154,10 @@ export class RedisTokenBucket implements TokenLimiter {
   }
 
   /**
-   * Takes `amount` tokens from the shared count now, even below zero: a debt that refill pays
-   * back before any later reservation falls due (reservations already made keep their times),
-   * so every process waits for it. For costs known only afterwards. Mirrored at once here.
-   * If Redis fails the call, it is counted in `stats().storeErrors` and the shared count never
-   * sees it (under `'fail-closed'` nothing is granted while Redis fails anyway); under
-   * `onStoreError: 'local'` the local share bears it instead (at once while Redis counts as failing).
+   * Takes `amount` tokens from the shared count now, even below zero: a debt refill pays back
+   * before any later reservation falls due, so every process waits for it (costs known only
+   * afterwards). Mirrored at once. A call Redis fails is counted in `stats().storeErrors` and
+   * lost for the shared count; under `onStoreError: 'local'` the local share bears it instead.
    */
   debit(amount: number): void {
     this.changes.settle('debit', checkAmount('RedisTokenBucket.debit', amount));
@@ -222,6 +219,7 @@ export class RedisTokenBucket implements TokenLimiter {
     if (plan.capTokens !== undefined) this.mirror.cap(plan.capTokens, now);
     if (plan.pauseFor !== undefined) this.mirror.pauseUntil(now + plan.pauseFor, now);
     if (plan.capTokens !== undefined || plan.pauseFor !== undefined) {
+      this.lease.giveBack(); // leased before the cap or pause: not to be granted through it
       this.changes.adjust(plan.capTokens, plan.pauseFor === undefined ? 0 : plan.pauseFor * 1000);
     }
     const learned = plan.refillRate !== undefined && plan.refillRate > 0 ? plan.refillRate : refillRate;
@@ -234,9 +232,15 @@ export class RedisTokenBucket implements TokenLimiter {
     return this.mirror.pausedUntil;
   }
 
+  /** Gives this process's lease back to Redis now (one refund call), e.g. before a process exits; a later call may lease again. */
+  returnLease(): void {
+    this.lease.giveBack();
+  }
+
   /** Sets limits already validated, fails the unreserved values they exclude, and reports the change. */
   private applyLimits(next: LedgerLimits, cause: string): void {
     const now = this.clock();
+    this.lease.giveBack(); // leased under the old limits
     this.mirror.reconfigure(next, now);
     this.tickets.failUnreservedAbove(next.capacity, (ticket) => this.fallback?.withdraw(ticket));
     this.fallback?.configure(next);
@@ -248,22 +252,12 @@ export class RedisTokenBucket implements TokenLimiter {
 
   /** A fresh snapshot of this process's view and counters. */
   stats(): RedisTokenBucketStats {
-    const { capacity, refillRate, interval } = this.mirror.limits;
-    return {
-      capacity,
-      refillRate,
-      interval,
-      available: this.available(),
-      queued: this.tickets.size,
-      queuedCost: this.tickets.totalCost,
-      ...this.counters.snapshot(),
-      timerScheduled: this.pump.timerScheduled,
-      inFlight: this.calls.valuesOut,
-      reserved: this.tickets.reserved,
-      ...this.refunds.stats(),
-      ...this.health.stats(),
-      debt: this.mirror.debt(this.clock()),
-    };
+    const { tickets, mirror } = this;
+    const { capacity, refillRate, interval } = mirror.limits;
+    const view = { capacity, refillRate, interval, available: this.available(), queued: tickets.size, queuedCost: tickets.totalCost };
+    const store = { inFlight: this.calls.valuesOut, reserved: tickets.reserved, ...this.refunds.stats(), ...this.lease.stats() };
+    const timerScheduled = this.pump.timerScheduled;
+    return { ...view, ...this.counters.snapshot(), timerScheduled, ...store, ...this.health.stats(), debt: mirror.debt(this.clock()) };
   }
 
   // ---- the operator protocol (TokenLimiter) ----

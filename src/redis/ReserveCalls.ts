@@ -3,6 +3,7 @@ import { SingleTimer } from '../waiting/SingleTimer';
 import type { BucketStore } from './BucketStore';
 import type { CountMirror } from './CountMirror';
 import { RedisStoreError } from './errors';
+import type { Lease } from './Lease';
 import type { Refunds } from './Refunds';
 import type { ReserveAnswer, ReserveReply } from './replies';
 import type { StoreHealth } from './StoreHealth';
@@ -31,6 +32,8 @@ export class ReserveCalls {
     private readonly mirror: CountMirror,
     private readonly health: StoreHealth,
     private readonly refunds: Refunds,
+    /** What a reply leases goes here; dropped when Redis fails. */
+    private readonly lease: Lease,
     scheduler: SchedulerLike,
     /** Called after each answer, failure or timeout, so the bucket sends and grants what it now may. */
     private readonly onSettled: () => void,
@@ -62,8 +65,8 @@ export class ReserveCalls {
     this.inFlight.add(call);
     this.values += batch.length;
     this.refunds.callSent();
-    // The tickets are their own asks: nothing allocated per value.
-    this.store.reserve(batch).then(
+    // The tickets are their own asks: nothing allocated per value. A probe leases nothing.
+    this.store.reserve(batch, call.probe ? 0 : this.lease.askFor(batch.length, now)).then(
       (reply) => this.answered(call, reply),
       (error: unknown) => this.failed(call, error),
     );
@@ -82,6 +85,8 @@ export class ReserveCalls {
     const now = this.clock();
     this.mirror.heard(reply, now);
     this.health.recovered(now);
+    if (late) this.lease.giveBackLate(reply.lease);
+    else this.lease.add(reply, now, call.sentAt + this.timeout);
     const { tickets } = call;
     const { answers } = reply;
     for (let index = 0; index < tickets.length; index++) {
@@ -143,6 +148,7 @@ export class ReserveCalls {
   /** Redis counts as failing, and the call's tickets (unless withdrawn) go to `onStoreError`. */
   private storeFailed(call: StoreCall, error: RedisStoreError): void {
     this.health.failed(error);
+    this.lease.drop();
     for (const ticket of call.tickets) if (!ticket.cancelled && ticket.state === 'sent') this.health.apply(ticket, error);
   }
 

@@ -1,5 +1,6 @@
 import type { SchedulerLike } from 'rxjs';
 import { SingleTimer } from '../waiting/SingleTimer';
+import type { Lease } from './Lease';
 import type { LocalFallback } from './LocalFallback';
 import type { ReserveCalls } from './ReserveCalls';
 import { MAX_BATCH } from './scripts';
@@ -10,8 +11,9 @@ import type { Ticket } from './tickets';
 /**
  * The run loop of a Redis bucket's queue: asks Redis for the first unsent tickets (by
  * priority, then arrival), batched, while fewer than `maxInFlight` hold a slot, grants the heads in
- * queue order as they may go, then aims the two timers: its own, at the head's reservation,
- * and the calls' timeout timer. Re-entrant runs (from a grant, an answer, a local grant)
+ * queue order as they may go (a head not yet asked, from the lease if it holds enough), then
+ * aims the two timers: its own, at the head's reservation or the lease's end, whichever is
+ * first, and the calls' timeout timer. Re-entrant runs (from a grant, an answer, a local grant)
  * fold into the running one.
  */
 export class TicketPump {
@@ -29,6 +31,7 @@ export class TicketPump {
     private readonly calls: ReserveCalls,
     /** The local share, under `onStoreError: 'local'` (else null). */
     private readonly fallback: LocalFallback | null,
+    private readonly lease: Lease,
     private readonly clock: () => number,
     scheduler: SchedulerLike,
     /** Counts and reports a grant, before its waiter hears of it. */
@@ -50,6 +53,7 @@ export class TicketPump {
     }
     this.running = true;
     try {
+      this.lease.expire(this.clock());
       do {
         this.again = false;
         // Grants first: the slots they free go to the next call.
@@ -60,7 +64,10 @@ export class TicketPump {
       this.running = false;
     }
     const head = this.tickets.head;
-    if (head !== null && head.state === 'reserved') this.grantTimer.aim(head.dueAt);
+    let due = head !== null && head.state === 'reserved' ? head.dueAt : Number.POSITIVE_INFINITY;
+    const leaseEnd = this.lease.expiresAt;
+    if (leaseEnd !== undefined && leaseEnd < due) due = leaseEnd;
+    if (due !== Number.POSITIVE_INFINITY) this.grantTimer.aim(due);
     else this.grantTimer.clear();
     this.calls.aimTimer();
   }
@@ -97,7 +104,11 @@ export class TicketPump {
     this.calls.send(batch);
   }
 
-  /** Grants heads in queue order while they may go: reserved and due, ready, or granted by the local share. */
+  /**
+   * Grants heads in queue order while they may go: reserved and due, ready, granted by the
+   * local share, or not yet asked and covered by the lease (only the head: nothing asked of
+   * Redis is ever overtaken).
+   */
   private grantHeads(): void {
     for (let head = this.tickets.head; head !== null; head = this.tickets.head) {
       const now = this.clock();
@@ -106,11 +117,14 @@ export class TicketPump {
       } else if (head.state === 'local') {
         if (head.localWaiter === null) this.fallback!.ask(head, now);
         return; // the local grant makes it ready and runs the loop again
+      } else if (head.state === 'unsent') {
+        if (this.health.degraded || !this.lease.take(head, now)) return;
       } else if (head.state !== 'ready') {
         return;
       }
       this.tickets.remove(head);
       this.again = true; // a slot for another call is free
+      this.lease.granted(now);
       this.noteGrant(head, now);
       head.waiter.granted(); // may re-enter: enqueue, cancel, configure
     }

@@ -22,6 +22,16 @@ export interface RedisTokenBucketStats extends LimiterStats {
    */
   readonly refundedCost: number;
   readonly forfeitedCost: number;
+  /**
+   * The lease (see `RedisTokenBucketOptions.lease`): tokens Redis leased to this process and
+   * not yet granted or given back; values granted from a lease (also counted in `granted`);
+   * leased tokens given back to Redis unused, and those dropped (Redis failing: the shared
+   * count keeps them as spent).
+   */
+  readonly leasedTokens: number;
+  readonly leaseGrants: number;
+  readonly leaseReturned: number;
+  readonly leaseDropped: number;
   /** Failed Redis calls (errors, timeouts and malformed replies), and of those the timeouts. */
   readonly storeErrors: number;
   readonly timeouts: number;

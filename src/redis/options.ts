@@ -77,10 +77,32 @@ export interface RedisTokenBucketOptions {
    */
   maxInFlight?: number;
   /**
+   * The lease: when a reserve call of a busy process (carrying several values, or sent within
+   * `time` of its last grant) finds the bucket still holding tokens after its values (no pause,
+   * nothing reserved ahead), Redis also takes up to `maxTokens` whole tokens, at most a quarter
+   * of what is left, for this process, which grants later values from them at once,
+   * without a call: only to the head of its queue (never ahead of a value waiting for Redis),
+   * and only for `time` ms after the answer that brought them (and within `timeout` of that
+   * call). The rest then goes back to Redis in one refund call and is never granted. So every
+   * grant still spends tokens Redis took, and the window bound holds as without it: grants are
+   * at most capacity + rate × (window + `timeout`) over any window. A lease is given back on
+   * `configure`, `adapt`'s cap or pause, `returnLease()` and state loss, and dropped while Redis
+   * fails (the count the local share continues already counts it as spent). `maxTokens`: an
+   * integer >= 0, default `256` (0: off); `time`: ms, finite, > 0 and at most `timeout`, default
+   * `20` (or `timeout` if smaller). `false`: no lease, one reserve call for every batch of values.
+   */
+  lease?: false | { maxTokens?: number; time?: number };
+  /**
    * This process's clock and timers (for waiting out reservations and timeouts). Default:
    * `performance.now()` with `asyncScheduler` timers.
    */
   scheduler?: SchedulerLike;
+}
+
+/** How a bucket leases, checked: the most tokens one reserve call leases (0: off), and ms a leased token may wait. */
+export interface LeaseSettings {
+  readonly maxTokens: number;
+  readonly time: number;
 }
 
 export interface CheckedOptions {
@@ -95,6 +117,7 @@ export interface CheckedOptions {
   readonly timeout: number;
   readonly probeInterval: number;
   readonly maxInFlight: number;
+  readonly lease: LeaseSettings;
 }
 
 const OWNER = 'RedisTokenBucket';
@@ -111,8 +134,38 @@ const OPTION_KEYS = [
   'timeout',
   'probeInterval',
   'maxInFlight',
+  'lease',
   'scheduler',
 ] as const;
+
+/** The lease by default: 256 tokens a call at most (one batch's worth), each granted within 20 ms. */
+const LEASE_TOKENS = 256;
+const LEASE_MS = 20;
+
+/** Checks the `lease` option against `timeout` (a leased token is never granted later than an answer is accepted). */
+function checkLease(lease: RedisTokenBucketOptions['lease'], timeout: number): LeaseSettings {
+  if (lease === false) return { maxTokens: 0, time: LEASE_MS };
+  if (lease === undefined) return { maxTokens: LEASE_TOKENS, time: Math.min(LEASE_MS, timeout) };
+  if (typeof lease !== 'object' || lease === null) {
+    throw new TypeError(
+      `${OWNER} option "lease" must be false or { maxTokens, time }, got ${describe(lease)}; write e.g. lease: { maxTokens: 256, time: 20 }, or lease: false`,
+    );
+  }
+  checkKnownKeys(`${OWNER} option "lease"`, lease, ['maxTokens', 'time']);
+  const maxTokens = checkNumberOption(OWNER, 'lease.maxTokens', lease.maxTokens ?? LEASE_TOKENS, 'non-negative');
+  if (!Number.isInteger(maxTokens) || maxTokens > 1e15) {
+    throw new RangeError(
+      `${OWNER} option "lease.maxTokens" must be an integer in [0, 1e15], got ${maxTokens}; write e.g. lease: { maxTokens: 256 } (0 or lease: false turns the lease off)`,
+    );
+  }
+  const time = checkNumberOption(OWNER, 'lease.time', lease.time ?? Math.min(LEASE_MS, timeout), 'positive');
+  if (time > timeout) {
+    throw new RangeError(
+      `${OWNER} option "lease.time" must be at most "timeout" (${timeout} ms), got ${time}; write e.g. lease: { time: ${Math.min(LEASE_MS, timeout)} }, or a longer timeout`,
+    );
+  }
+  return { maxTokens, time };
+}
 
 /** Validates the options once; every error names the option and the value. */
 export function checkRedisOptions(options: RedisTokenBucketOptions): CheckedOptions {
@@ -148,6 +201,7 @@ export function checkRedisOptions(options: RedisTokenBucketOptions): CheckedOpti
   if (!Number.isInteger(maxInFlight)) {
     throw new RangeError(`${OWNER} option "maxInFlight" must be an integer >= 1, got ${maxInFlight}`);
   }
+  const lease = checkLease(options.lease, timeout);
   checkScheduler(OWNER, options.scheduler);
   checkRedisLimits(OWNER, { capacity, refillRate, interval });
   return {
@@ -162,5 +216,6 @@ export function checkRedisOptions(options: RedisTokenBucketOptions): CheckedOpti
     timeout,
     probeInterval,
     maxInFlight,
+    lease,
   };
 }

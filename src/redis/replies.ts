@@ -23,8 +23,12 @@ export interface ReserveAnswer {
   readonly due: string;
 }
 
-/** The reserve script's reply: the count after the whole batch, and each value's answer in order. */
+/** The reserve script's reply: the count after the whole batch and the lease, the tokens leased, and each value's answer in order. */
 export interface ReserveReply extends CountReply {
+  /** Whole tokens taken now for this process to grant on its own (1..the lease asked for; absent: none). */
+  readonly lease?: number;
+  /** With a lease: the server's now, as the answer of a value granted at once, which a value granted from the lease holds. */
+  readonly leaseAnswer?: ReserveAnswer;
   readonly answers: readonly ReserveAnswer[];
 }
 
@@ -46,15 +50,23 @@ export interface Reservation {
 const HEADER = 4;
 /** The fields of one value's answer in a reserve reply. */
 const PER_ANSWER = 3;
+/** The fields a reserve reply that leased ends with: tokens leased, the instant. */
+const LEASE_FIELDS = 2;
 
-/** Reads the reserve script's reply for a batch of `count` values. */
-export function parseReserveReply(reply: unknown, key: string, capacity: number, count: number): ReserveReply {
-  const fields = new ReplyFields('reserve', key, reply, HEADER + PER_ANSWER * count);
+/** Reads the reserve script's reply for a batch of `count` values that asked for a lease of at most `leaseMax` tokens. */
+export function parseReserveReply(reply: unknown, key: string, capacity: number, count: number, leaseMax = 0): ReserveReply {
+  const end = HEADER + PER_ANSWER * count;
+  // A reply that leased ends with the lease and its instant; one that did not, with the last answer.
+  const fields = new ReplyFields('reserve', key, reply, end, LEASE_FIELDS);
   const answers: ReserveAnswer[] = [];
-  for (let i = HEADER; i < HEADER + PER_ANSWER * count; i += PER_ANSWER) {
+  for (let i = HEADER; i < end; i += PER_ANSWER) {
     answers.push({ granted: fields.flag(i, 'granted'), wait: fields.number(i + 1, 'wait', 0), due: fields.numeral(i + 2, 'due') });
   }
-  return { ...readHeader(fields, capacity), answers };
+  if (fields.length === end) return { ...readHeader(fields, capacity), answers };
+  // Whole tokens, never more than asked for (a bad reply must not mint a lease).
+  const lease = Math.min(Math.floor(fields.number(end, 'lease', 0)), leaseMax, capacity);
+  const leaseAnswer = { granted: true, wait: 0, due: fields.numeral(end + 1, 'lease due') };
+  return { ...readHeader(fields, capacity), lease, leaseAnswer, answers };
 }
 
 /** Reads the refund script's reply: the header, returned, forfeited. */
@@ -103,9 +115,17 @@ class ReplyFields {
     private readonly key: string,
     private readonly reply: unknown,
     count: number,
+    /** Optional fields that may follow, all or none. */
+    optional = 0,
   ) {
-    if (!Array.isArray(reply) || reply.length !== count) throw this.malformed(`expected ${count} fields`);
+    if (!Array.isArray(reply) || (reply.length !== count && reply.length !== count + optional)) {
+      throw this.malformed(`expected ${count} fields`); // (a reserve reply that leased has 2 more)
+    }
     this.fields = reply; // read in place: ioredis already hands strings, so no copy per reply
+  }
+
+  get length(): number {
+    return this.fields.length;
   }
 
   /** `'1'` or `'0'`. */

@@ -19,13 +19,15 @@ export type RedisClient = Redis | Cluster;
 export const MAX_BATCH = 256;
 
 /**
- * Reserve: asks for each of a batch of costs in order, as one call per value would: takes
- * it now, or reserves it ahead when the wait is at most its `maxWait`. ARGV after the shared
- * seven (see `luaState.ts`): runs of values alike, as triples of cost, longest acceptable
- * wait in µs (-1: any) and how many values in a row ask so (a batch of 64 alike is 3 arguments).
- * Reply: the header (generation, shift, µs to `at`, tokens after the batch), then per
- * value: granted (1/0), wait µs, due µs since base ('0' for a refusal). A refused value
- * writes nothing (later ones in the batch may still be granted); a batch that grants nothing
+ * Reserve: asks for each of a batch of costs in order, as one call per value would: takes it
+ * now, or reserves it ahead when the wait is at most its `maxWait`; then, if the bucket still
+ * holds tokens now (no pause, nothing reserved ahead), leases whole tokens for the caller to
+ * grant on its own (`Lease.ts`), at most a quarter of what is left. ARGV after the shared seven
+ * (`luaState.ts`): the most tokens to lease (0: none), then runs of alike values as triples:
+ * cost, longest acceptable wait in µs (-1: any), how many in a row. Reply: the header
+ * (generation, shift, µs to `at`, tokens after batch and lease), per value granted (1/0), wait
+ * µs, due µs since base ('0' if refused), then, only if it leased, the tokens and the instant
+ * (µs since base). A refused value writes nothing; a call that grants and leases nothing
  * writes nothing, unless the state was created or carried.
  */
 export const RESERVE_SCRIPT = `${PROLOGUE}
@@ -35,7 +37,8 @@ local granted = false
 local reply = {}
 local n = 4
 local nowText = nil
-for i = 8, #ARGV, 3 do
+local leaseMax = arg(8)
+for i = 9, #ARGV, 3 do
   local cost = arg(i)
   local maxWait = arg(i + 1)
   local run = arg(i + 2)
@@ -65,8 +68,18 @@ for i = 8, #ARGV, 3 do
     n = n + 3
   end
 end
+-- Whole tokens the bucket holds now, beyond the batch; none while anything waits (a pause, a reservation ahead).
+local lease = 0
+if leaseMax > 0 and at <= now and dueAt == nil and after >= 4 then
+  lease = math.floor(math.min(leaseMax, after / 4))
+  after = after - lease
+end
+if lease > 0 then
+  if nowText == nil then nowText = fmt(now) end
+  reply[n + 1] = fmt(lease); reply[n + 2] = nowText
+end
 local countText
-if granted or dirty then countText = save(after, at, dueAt, dueCost) else countText = fmt(after) end
+if granted or lease > 0 or dirty then countText = save(after, at, dueAt, dueCost) else countText = fmt(after) end
 return header(reply, countText)
 `;
 
@@ -230,9 +243,9 @@ export class BucketScripts {
 
   constructor(private readonly redis: RedisClient) {}
 
-  /** Asks for each cost in order, in one call; answers each (at most `MAX_BATCH`). */
-  reserve(key: string, context: CallContext, asks: readonly ReserveAsk[]): Promise<ReserveReply> {
-    const args: string[] = [];
+  /** Asks for each cost in order, in one call, and a lease of at most `leaseMax` tokens; answers each (at most `MAX_BATCH`). */
+  reserve(key: string, context: CallContext, asks: readonly ReserveAsk[], leaseMax = 0): Promise<ReserveReply> {
+    const args: string[] = [String(leaseMax)];
     let run = 0;
     for (let i = 0; i < asks.length; i++) {
       const { cost, maxWaitMicros } = asks[i]!;
@@ -243,7 +256,7 @@ export class BucketScripts {
       run = 0;
     }
     const capacity = context.limits.capacity;
-    return this.run(RESERVE, key, context, args).then((reply) => parseReserveReply(reply, key, capacity, asks.length));
+    return this.run(RESERVE, key, context, args).then((reply) => parseReserveReply(reply, key, capacity, asks.length, leaseMax));
   }
 
   /** Returns `reservations`, which must be sorted latest due first. */

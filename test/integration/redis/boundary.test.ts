@@ -150,7 +150,8 @@ describeWithRedis('Redis bucket: numbers at the Lua boundary', (redis) => {
 
   describe('the script itself', () => {
     const sha = () => client.script('LOAD', RESERVE_SCRIPT) as Promise<string>;
-    const shared = (capacity: string, rate: string) => [capacity, rate, String(S), '0', '', '0', '0'];
+    // The shared seven, then the lease asked for (none).
+    const shared = (capacity: string, rate: string) => [capacity, rate, String(S), '0', '', '0', '0', '0'];
 
     it('fails a call with a non-finite argument before writing anything', async () => {
       const key = redis.uniqueKey('non-finite');
@@ -158,7 +159,7 @@ describeWithRedis('Redis bucket: numbers at the Lua boundary', (redis) => {
       for (const bad of [shared('inf', '1'), shared('10', 'nan'), shared('10', '-inf'), shared('10', '1e999')]) {
         await expect(client.evalsha(script, 1, key, ...bad, '1', '-1', '1')).rejects.toThrow(/rtb: argument \d is not a finite number/);
       }
-      await expect(client.evalsha(script, 1, key, ...shared('10', '1'), 'nan', '-1', '1')).rejects.toThrow(/argument 8/);
+      await expect(client.evalsha(script, 1, key, ...shared('10', '1'), 'nan', '-1', '1')).rejects.toThrow(/argument 9/);
       await expect(client.evalsha(script, 1, key, ...shared('10', '1'), '1', '-1', '0.5')).rejects.toThrow(/a run of 0.5 values/);
       expect(await client.exists(key)).toBe(0);
     });
