@@ -501,7 +501,7 @@ const suite: BenchSuite = async (ctx) => {
           'INCR is the floor for one round trip of one command.',
         `Redis's time per grant (INFO commandstats, each bucket alone): default options ${perCall('×1')} with 1 in flight, ${perCall('×64')} with 64; ` +
           `lease: false ${perCall('×1 lease: false')} with 1, ${perCall('×64 lease: false')} with 64.`,
-        '"RedisTokenBucket" runs with the default options: the lease on (a reserve call that finds tokens to spare also leases up to 64, a quarter of what is left, ' +
+        '"RedisTokenBucket" runs with the default options: the lease on (a reserve call that finds tokens to spare also leases up to 256 whole tokens, at most a quarter of what is left, ' +
           'granted to the next values at once for 20 ms, the rest refunded). "lease: false" is batching alone: one reserve call for every batch of values.',
         '"reserve script alone" calls the same script without the bucket (no queue, timers or events): the difference to RedisTokenBucket is the bucket\'s own cost.',
         'rate-limiter-flexible RateLimiterRedis.consume is a fixed-window counter (one Lua call: SET NX + INCRBY + PTTL), not a token bucket.',
