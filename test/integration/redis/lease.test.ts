@@ -159,6 +159,27 @@ describeWithRedis('Redis bucket: the lease', (redis) => {
     expect(bucket.stats()).toMatchObject({ granted: 3, leaseGrants: 0, leasedTokens: 0 });
   });
 
+  it("adapt's pause gives the lease back: nothing leased before the pause is granted through it", async () => {
+    const key = redis.uniqueKey('paused');
+    const bucket = new RedisTokenBucket({ redis: client, key, ...SLOW, lease: { time: 900 } });
+    await bucket.acquire(1);
+    await bucket.acquire(1); // busy: 18 left, leases 4
+    expect(bucket.stats().leasedTokens).toBe(4);
+    bucket.adapt({ retryAfter: 300 }); // a pause empties the bucket, as TokenBucket's does
+    expect(bucket.stats().leasedTokens).toBe(0);
+    const withdraw = new AbortController();
+    // With the lease kept this would be granted at once, through the pause.
+    const outcome = bucket.acquire(1, { signal: withdraw.signal }).then(
+      () => 'granted',
+      () => 'withdrawn',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    withdraw.abort();
+    expect(await outcome).toBe('withdrawn');
+    await until(() => bucket.stats().leaseReturned === 4, 'the lease to go back on the pause', 500);
+    expect(bucket.stats()).toMatchObject({ granted: 2, leaseGrants: 0, leasedTokens: 0 });
+  });
+
   it('after a FLUSHALL the lease goes back into the new state, which carried the count: nothing counted twice', async () => {
     const key = redis.uniqueKey('flushed');
     const bucket = new RedisTokenBucket({ redis: client, key, ...SLOW, lease: { time: 900 } });
