@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 import type { LimitScenario } from './limitPlan';
 import { HEADER_STYLES, type HeaderStyle } from './server';
 
-export const DEFAULT_SECONDS = 60;
+/** Scenario (b) of issue 11 as written: 20/s, then 8/s at 30 s, then 30/s at 60 s. */
+export const DEFAULT_SECONDS = 90;
 export const QUICK_SECONDS = 15;
 
 export interface DemoOptions {
