@@ -14,9 +14,18 @@
  * refused; fairness: Jain's index of the clients' admitted counts. Full mode repeats every
  * scenario over `runs` seeds and reports medians; quick mode runs one seed of fewer scenarios.
  */
-import { median, significant, trace, type BenchRatio, type BenchRow, type BenchSuite } from '../harness';
+import { significant, trace, type BenchRatio, type BenchRow, type BenchSuite } from '../harness';
 import { runAdaptive, runAwsAdaptive, runBottleneckOracle, type ScenarioPlan, type ScenarioRun } from '../../test/support/scenarioClients';
-import { fixedLimit, heavyTail, isHeaderless, sharedLimit, steppingLimit, targetsFor } from '../../test/support/scenarioPlans';
+import {
+  fixedLimit,
+  heavyTail,
+  isHeaderless,
+  medianFigures,
+  sharedLimit,
+  steppingLimit,
+  targetsFor,
+  type MedianFigures,
+} from '../../test/support/scenarioPlans';
 import { HEADER_STYLES, type HeaderStyle } from '../../test/support/simulatedApi';
 
 interface Scenario {
@@ -43,28 +52,6 @@ async function runSubject(subject: Subject, plan: ScenarioPlan): Promise<Scenari
   return runBottleneckOracle(plan);
 }
 
-/** The medians over seeds of one subject in one scenario and style. */
-interface Figures {
-  goodput: number;
-  refused: number;
-  settle: number[];
-  refusedByPhase: number[];
-  fairness: number;
-}
-
-function medians(runs: readonly ScenarioRun[]): Figures {
-  const phases = runs[0]!.settleMs.length;
-  const perPhase = (pick: (run: ScenarioRun) => number[]) =>
-    Array.from({ length: phases }, (_, phase) => median(runs.map((run) => pick(run)[phase]!)));
-  return {
-    goodput: median(runs.map((run) => run.goodput)),
-    refused: median(runs.map((run) => run.refusedShare)),
-    settle: perPhase((run) => run.settleMs),
-    refusedByPhase: perPhase((run) => run.refusedByPhase),
-    fairness: median(runs.map((run) => run.fairness)),
-  };
-}
-
 const seconds = (ms: number): string => (Number.isFinite(ms) ? (ms / 1000).toFixed(1) : 'never');
 
 const suite: BenchSuite = async ({ quick, runs }) => {
@@ -77,19 +64,19 @@ const suite: BenchSuite = async ({ quick, runs }) => {
 
   for (const scenario of scenarios) {
     for (const style of styles) {
-      const figures = new Map<Subject, Figures>();
+      const figures = new Map<Subject, MedianFigures>();
       for (const subject of SUBJECTS) {
         const results: ScenarioRun[] = [];
         for (const seed of seeds) results.push(await runSubject(subject, { ...scenario.plan(style), seed }));
-        const mine = medians(results);
+        const mine = medianFigures(results);
         figures.set(subject, mine);
-        trace(`${scenario.id} · ${style} · ${subject}: goodput ${mine.goodput}, 429 ${mine.refused}`);
+        trace(`${scenario.id} · ${style} · ${subject}: goodput ${mine.goodput}, 429 ${mine.refusedShare}`);
         rows.push({
           subject: `${scenario.id} · ${style} · ${subject}`,
           metrics: {
             'goodput %': significant(mine.goodput * 100),
-            '429 %': significant(mine.refused * 100),
-            'settle s, per phase': mine.settle.map(seconds).join(' / '),
+            '429 %': significant(mine.refusedShare * 100),
+            'settle s, per phase': mine.settleMs.map(seconds).join(' / '),
             '429s, per phase': mine.refusedByPhase.join(' / '),
             fairness: significant(mine.fairness),
           },
@@ -107,12 +94,12 @@ const suite: BenchSuite = async ({ quick, runs }) => {
       });
       ratios.push({
         label: `${where}: 429 share`,
-        value: significant(ours.refused * 100),
+        value: significant(ours.refusedShare * 100),
         target: `≤ ${targets.refused * 100} %`,
-        pass: ours.refused <= targets.refused,
+        pass: ours.refusedShare <= targets.refused,
       });
       // The first phase settles from the wrong start; later ones after a drop (8/s) or a rise (30/s).
-      ours.settle.forEach((settle, phase) => {
+      ours.settleMs.forEach((settle, phase) => {
         const limit = scenario.plan(style).phases[phase]!.rate;
         const rise = phase === 0 || limit > scenario.plan(style).phases[phase - 1]!.rate;
         const most = rise ? targets.settleRise : targets.settleDrop;
@@ -132,7 +119,7 @@ const suite: BenchSuite = async ({ quick, runs }) => {
         });
       }
       const goodputRatio = ours.goodput / aws.goodput;
-      const refusedRatio = ours.refused / Math.max(aws.refused, 1e-9);
+      const refusedRatio = ours.refusedShare / Math.max(aws.refusedShare, 1e-9);
       const needed = isHeaderless(style);
       ratios.push({
         label: `${where}: goodput ours ÷ AWS`,

@@ -30,9 +30,14 @@
  *   flow starts with one sign (it may share the limit until its own first probe says
  *   otherwise). So flows sharing a limit probe it about as often together as one flow would.
  * - A throttle with a server pause (Retry-After) paces the recovery itself: the pause is the
- *   wait before climbing back, and the 4 s measure counts the time paused, in which the server
- *   refilled. After such a signal the drained measure, the 1 s wait and the sharing signs do
- *   not apply (the drained measure would not count the pause the client was made to wait).
+ *   wait before climbing back (the 1 s wait does not apply), and the measures count the time
+ *   paused, in which the server refilled and which the flow spends after it. So the drained
+ *   measure is exact for a flow alone, and the cut is to it, not below (the pause has already
+ *   let the allowance refill); but a refusal just after the flow's own pause measures mostly
+ *   that pause, so one such signal takes the ceiling at most to half the rate. Sharing signs
+ *   do not lengthen the hold after it: a refusal while holding after a pause cannot tell a
+ *   neighbour's probe from a ceiling a little too high, and holding longer on a guess misses
+ *   a rise.
  * In time, not in answers: a flow with more answers would probe more often and take more than
  * its share. Unlike AWS's CUBIC (which caps at 2× the measured send rate and returns to the
  * rate it was throttled at), the ceiling here is the admitted rate, and the hold keeps one
@@ -63,6 +68,8 @@ export const PROBE_AFTER_MAX = 8000;
 const PROBE_BACKOFF = 1.5;
 /** After a cut without a server pause, the rate stays where the cut left it this long, ms. */
 export const CLIMB_BACK_AFTER = 1000;
+/** A throttle with a server pause lowers the ceiling to at most this share of the rate at once. */
+const PACED_MEASURE_FLOOR = 0.5;
 /** Signs that the limit is shared (refusals while holding) counted at most; each lengthens the hold by one `hold`. */
 const MAX_SHARED_SIGNS = 4;
 /** The limit moved when a throttle's ceiling is this much above the last one, or this much below it. */
@@ -170,14 +177,17 @@ export class RateSearch {
     this.lastRaiseAt = now;
     this.paced = paced;
     const admitted = this.admittedRate(now);
-    const drained = paced || leavingSlowStart ? undefined : this.drainedRate(now);
+    const drained = leavingSlowStart ? undefined : this.drainedRate(now);
     const previous = this.ceiling;
     let cut: number;
     if (drained !== undefined) {
       const raised = probing && admitted !== undefined && admitted > drained * RAISED_LIMIT;
       if (raised) this.refusalsFrom = now;
-      this.ceiling = this.clamp(raised ? Math.min(admitted, current) : drained);
-      cut = Math.min(current, this.ceiling) * this.settings.decrease;
+      // A paced span holds this flow's own pause: a refusal just after it measures mostly the pause.
+      const measured = paced ? Math.max(drained, current * PACED_MEASURE_FLOOR) : drained;
+      this.ceiling = this.clamp(raised ? Math.min(admitted, current) : measured);
+      // The server's pause has already let its allowance refill: a paced cut is to the measure itself.
+      cut = Math.min(current, this.ceiling) * (paced ? 1 : this.settings.decrease);
     } else {
       const factor = leavingSlowStart ? Math.min(SLOW_START_EXIT, this.settings.decrease) : this.settings.decrease;
       const measured = admitted !== undefined && admitted < current;

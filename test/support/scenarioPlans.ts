@@ -6,7 +6,7 @@
  */
 import type { ScenarioPlan } from './scenarioClients';
 import { limitSteps } from './scenarioClients';
-import { HEADERLESS_STYLES, type HeaderStyle, type LatencySpec } from './simulatedApi';
+import { HEADERLESS_STYLES, type HeaderStyle, type LatencySpec, type ScenarioFigures } from './simulatedApi';
 
 /** The demo's response times, and the heavy tail of scenario (d). */
 export const DEMO_LATENCY: LatencySpec = { kind: 'uniform', min: 5, max: 25 };
@@ -80,4 +80,33 @@ export function targetsFor(style: HeaderStyle): {
   return isHeaderless(style)
     ? { goodput: 0.9, refused: 0.02, settleDrop: 5000, settleRise: 15_000, fairness: 0.9 }
     : { goodput: 0.95, refused: 0.01, settleDrop: 5000, settleRise: 5000, fairness: 0.95 };
+}
+
+/** The seeds every scenario runs with in the tests and the benchmark's full mode (its quick mode runs the first). */
+export const SCENARIO_SEEDS: readonly number[] = [7, 8, 9, 10, 11, 12, 13];
+
+/** One subject's medians over seeds: the figures the tests assert and the benchmark reports. */
+export interface MedianFigures {
+  goodput: number;
+  refusedShare: number;
+  settleMs: number[];
+  refusedByPhase: number[];
+  fairness: number;
+}
+
+export function medianFigures(runs: readonly ScenarioFigures[]): MedianFigures {
+  const middle = (values: number[]): number => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const half = sorted.length >> 1;
+    return sorted.length % 2 === 1 ? sorted[half]! : (sorted[half - 1]! + sorted[half]!) / 2;
+  };
+  const perPhase = (pick: (run: ScenarioFigures) => number[]) =>
+    runs[0]!.settleMs.map((_, phase) => middle(runs.map((run) => pick(run)[phase]!)));
+  return {
+    goodput: middle(runs.map((run) => run.goodput)),
+    refusedShare: middle(runs.map((run) => run.refusedShare)),
+    settleMs: perPhase((run) => run.settleMs),
+    refusedByPhase: perPhase((run) => run.refusedByPhase),
+    fairness: middle(runs.map((run) => run.fairness)),
+  };
 }

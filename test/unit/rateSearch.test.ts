@@ -72,7 +72,7 @@ class ReferenceSearch {
       admitted = (cost / (now - since)) * this.settings.interval;
     }
     let drained: number | undefined;
-    if (!paced && !slowStart) {
+    if (!slowStart) {
       for (const refusal of this.refusals.slice(-8).reverse()) {
         if (refusal.at < this.forgetBefore || now - refusal.at > 60_000) break;
         if (now - refusal.at < 1000) continue;
@@ -86,8 +86,9 @@ class ReferenceSearch {
     if (drained !== undefined) {
       const raised = probing && admitted !== undefined && admitted > drained * 1.25;
       if (raised) this.forgetBefore = now;
-      this.ceiling = this.bound(raised ? Math.min(admitted!, current) : drained);
-      cut = Math.min(current, this.ceiling) * this.settings.decrease;
+      // Paced: the span holds the flow's own pause, so at most half the rate at once; and no decrease on top of the pause.
+      this.ceiling = this.bound(raised ? Math.min(admitted!, current) : paced ? Math.max(drained, current / 2) : drained);
+      cut = Math.min(current, this.ceiling) * (paced ? 1 : this.settings.decrease);
     } else {
       const measured = admitted !== undefined && admitted < current;
       const factor = slowStart ? Math.min(0.5, this.settings.decrease) : this.settings.decrease;
@@ -205,6 +206,25 @@ describe('RateSearch: the rules, by example', () => {
     expect(search.limitEstimate).toBeCloseTo(48 / 2.4, 9);
   });
 
+  it('with a server pause: the drained measure (the pause counted) is the ceiling and the cut, at most halving at once', () => {
+    const run = (admittedPerSecond: number) => {
+      const search = new RateSearch(SETTINGS);
+      for (let i = 0; i < 30; i++) search.recordOutcome(false, 1, 100 + i);
+      search.recordOutcome(true, 1, 200);
+      search.afterThrottle(60, 190, 200, true); // slow-start exit: halved to 30
+      const every = 1000 / admittedPerSecond;
+      for (let t = 200 + every; t <= 2200; t += every) search.recordOutcome(false, 1, t);
+      search.recordOutcome(true, 1, 2200);
+      return { rate: search.afterThrottle(30, 2190, 2200, true), ceiling: search.limitEstimate };
+    };
+    // 20/s between the refusals: the cut is to 20 itself, not 0.85 × 20 (the pause has let the server refill).
+    expect(run(20).rate).toBeCloseTo(20, 9);
+    expect(run(20).ceiling).toBeCloseTo(20, 9);
+    // 2/s (a refusal right after the flow's own pause measures mostly the pause): no lower than half of 30 at once.
+    expect(run(2).rate).toBeCloseTo(15, 9);
+    expect(run(2).ceiling).toBeCloseTo(15, 9);
+  });
+
   it('without a server pause: stays where the cut left it for CLIMB_BACK_AFTER, then returns to 97 % of the ceiling', () => {
     const search = new RateSearch(SETTINGS);
     search.recordOutcome(true, 1, 0);
@@ -280,10 +300,13 @@ describe('RateSearch: against the reference model', () => {
     { weight: 9, arbitrary: fc.double({ min: 0, max: 400, noNaN: true }) },
     { weight: 1, arbitrary: fc.double({ min: 0, max: 3000, noNaN: true }) },
   );
+  // Costs in 64ths, so sums are exact: the search subtracts running totals where the model adds
+  // a slice, and a cost of 1e-320 would let that rounding flip a comparison with 0.
+  const cost = fc.integer({ min: 0, max: 192 }).map((sixtyFourths) => sixtyFourths / 64);
   // Mostly the closed loop (null: the last rate returned), so rules that act on the rate the search set are reached.
   const rate = fc.option(fc.double({ min: 0.5, max: 200, noNaN: true }), { freq: 2 });
   const step: fc.Arbitrary<Step> = fc.oneof(
-    { weight: 8, arbitrary: fc.record({ kind: fc.constant('admitted' as const), dt, cost: fc.double({ min: 0, max: 3, noNaN: true }) }) },
+    { weight: 8, arbitrary: fc.record({ kind: fc.constant('admitted' as const), dt, cost }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('refused' as const), dt, cost: fc.constant(1) }) },
     { weight: 6, arbitrary: fc.record({ kind: fc.constant('success' as const), dt, rate }) },
     {
