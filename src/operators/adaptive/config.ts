@@ -83,7 +83,9 @@ export interface AdaptiveThrottleConfig<T, R> {
   retry?: number;
   /**
    * Without headers: on a throttle signal (once per round trip) the rate becomes this share of
-   * the rate the server was measured admitting; 1 keeps it. Default 0.85.
+   * the rate the server was measured admitting; 1 keeps it (and turns every decrease off). After
+   * a Retry-After pause measured between two 429s the cut is to the measure itself: the pause
+   * has already let the server refill. Default 0.85.
    */
   decrease?: number;
   /**
