@@ -33,13 +33,8 @@ export type BenchSuite = (ctx: BenchContext) => Promise<BenchSection>;
 
 // ---- statistics ----
 
-/** Median of the samples (mean of the middle two for an even count); NaN when empty. */
-export function median(samples: readonly number[]): number {
-  if (samples.length === 0) return Number.NaN;
-  const sorted = [...samples].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
+// The median is the scenarios' too (test/support/scenarioPlans.ts), so it lives beside them.
+export { median } from '../test/support/median';
 
 /** Nearest-rank percentile (`p` in 0..100) of the samples; NaN when empty. */
 export function percentile(samples: readonly number[], p: number): number {
