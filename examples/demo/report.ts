@@ -6,24 +6,13 @@ import { meanLimit, mostAdmitted, secondsOf } from './limitPlan';
 import type { Outcome } from './runStyle';
 import type { HeaderStyle } from './server';
 import { settlingAfterEachChange, type Settling } from './settling';
+import { settleTarget, targetsWith, type Targets } from './targets';
 
 /** Styles whose replies carry the limit: rate-limit headers are evidence, and the targets are tighter. */
 const WITH_HEADERS: readonly HeaderStyle[] = ['github', 'ietf'];
 
-interface Targets {
-  /** Goodput at least, at safetyFactor 1 (scaled by the factor otherwise). */
-  goodput: number;
-  /** 429s at most, as a share of the requests the API saw. */
-  throttledShare: number;
-  /** Seconds to settle after the limit drops, and after it rises (or at the start). */
-  afterDrop: number;
-  afterRise: number;
-}
-
-export function targetsOf(style: HeaderStyle): Targets {
-  return WITH_HEADERS.includes(style)
-    ? { goodput: 0.95, throttledShare: 0.01, afterDrop: 5, afterRise: 5 }
-    : { goodput: 0.9, throttledShare: 0.02, afterDrop: 5, afterRise: 15 };
+function targetsOf(style: HeaderStyle): Targets {
+  return targetsWith(WITH_HEADERS.includes(style));
 }
 
 export interface StyleResult {
@@ -42,7 +31,7 @@ export function resultOf(outcome: Outcome, safetyFactor: number): StyleResult {
   const throttledShare = outcome.throttled / Math.max(1, outcome.sent);
   const goodput = outcome.ok / mostAdmitted(phases, seconds);
   const settling = settlingAfterEachChange(outcome.timeline, phases, safetyFactor);
-  const settledInTime = settling.every((s, i) => s.seconds !== undefined && s.seconds <= settleTarget(targets, settling, i));
+  const settledInTime = settling.every((s, i) => s.seconds !== undefined && s.seconds * 1000 <= settleTarget(targets, phases, i));
   return {
     outcome,
     okPerSecond: outcome.ok / seconds,
@@ -50,15 +39,10 @@ export function resultOf(outcome: Outcome, safetyFactor: number): StyleResult {
     throttledShare,
     goodput,
     settling,
-    met: goodput >= targets.goodput * safetyFactor && throttledShare <= targets.throttledShare && settledInTime,
+    met: goodput >= targets.goodput * safetyFactor && throttledShare <= targets.refused && settledInTime,
   };
 }
 
-/** The start counts as a rise (from nothing); a step to a lower rate is a drop. */
-function settleTarget(targets: Targets, settling: readonly Settling[], i: number): number {
-  const before = settling[i - 1]?.phase.rate;
-  return before !== undefined && settling[i]!.phase.rate < before ? targets.afterDrop : targets.afterRise;
-}
 
 const percent = (share: number): string => `${(share * 100).toFixed(1)} %`;
 
@@ -89,7 +73,7 @@ export function settlingTable(results: readonly StyleResult[]): string[] {
     const targets = targetsOf(r.outcome.style);
     const cells = r.settling.map((s, i) => {
       const time = s.seconds === undefined ? 'never' : `${s.seconds.toFixed(1)} s`;
-      const late = s.seconds === undefined || s.seconds > settleTarget(targets, r.settling, i);
+      const late = s.seconds === undefined || s.seconds * 1000 > settleTarget(targets, phases, i);
       return `${time}${late ? '!' : ' '} ${String(s.throttled).padStart(4)}`.padStart(cell);
     });
     lines.push(`  ${r.outcome.style.padEnd(20)}${cells.join('')}`);

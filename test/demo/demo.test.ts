@@ -119,29 +119,28 @@ describe("the demo's settling times", () => {
   }
   const fixed20: LimitPhase[] = [{ fromMs: 0, rate: 20, capacity: 40 }];
 
-  it('settles at the first 2 s in which every 1 s window admits >= 85 % of the aim and sees <= 115 % of the limit', () => {
-    // 40/s for a second (the burst: too many sent), 20/s, a spell of 30/s, then 20/s; 429s in slots 1-3 and 11.
-    const ok = [20, 20, 10, 10, 20, 10, 10, 10, 10, 10, 10, 10];
-    const throttled = [0, 3, 1, 1, 0, 0, 0, 0, 0, 0, 0, 5];
-    // Slot 2's window holds (20 ok, 22 sent) but slots 3 and 4 send 30: settled from slot 5; the late 429s count no more.
-    expect(settlingAfterEachChange(timelineOf(ok, throttled), fixed20, 1)).toEqual([{ phase: fixed20[0], seconds: 2.5, throttled: 5 }]);
-    // Another spell at slot 7 leaves no two seconds that hold before the end (slot 10's window sends 25).
-    ok[7] = 20;
-    expect(settlingAfterEachChange(timelineOf(ok, throttled), fixed20, 1)).toEqual([
-      { phase: fixed20[0], seconds: undefined, throttled: 10 },
-    ]);
+  it('settles from the first instant after which every 2 s window for 5 s admits >= 85 % of the aim and refuses <= 10 %', () => {
+    // The burst, 40/s with 429s, then 20/s. The windows from slots 0 and 1 refuse 8 of 68 and 8 of 58 (12 %, 14 %):
+    // not settled. From slot 2 on (3 of 43, 7 %; then none) every window admits 40 of 34 needed: settled at 1 s.
+    const ok = [20, 20, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10];
+    const throttled = [0, 5, 3];
+    expect(settlingAfterEachChange(timelineOf(ok, throttled), fixed20, 1)).toEqual([{ phase: fixed20[0], seconds: 1, throttled: 5 }]);
+    // A dip at slot 10 (the windows from slots 7 to 10 admit 32 of 34): 4 s held before it, 2.5 s after; not 5 s.
+    ok[10] = 2;
+    expect(settlingAfterEachChange(timelineOf(ok, throttled), fixed20, 1)).toEqual([{ phase: fixed20[0], seconds: undefined, throttled: 8 }]);
   });
 
   it('aims at limit × safetyFactor and measures each change from its own start', () => {
-    const phases = [fixed20[0]!, { fromMs: 3000, rate: 8, capacity: 16 }];
-    // 16/s for three seconds, then the drop to 8/s: one second still at 16/s with 429s, then 8/s.
-    const timeline = timelineOf([8, 8, 8, 8, 8, 8, 5, 5, 4, 4, 4, 4], [0, 0, 0, 0, 0, 0, 4, 4, 0, 0, 0, 0]);
-    expect(settlingAfterEachChange(timeline, phases, 0.8)).toEqual([
+    const phases = [fixed20[0]!, { fromMs: 6000, rate: 8, capacity: 16 }];
+    // 16/s for six seconds, then the drop to 8/s: one second still at 16/s with 429s, then 8/s.
+    const ok = [...Array<number>(12).fill(8), 5, 5, ...Array<number>(14).fill(4)];
+    const throttled = [...Array<number>(12).fill(0), 4, 4];
+    expect(settlingAfterEachChange(timelineOf(ok, throttled), phases, 0.8)).toEqual([
       { phase: phases[0], seconds: 0, throttled: 0 },
       { phase: phases[1], seconds: 1, throttled: 8 },
     ]);
     // 16/s is 80 % of 20/s: short of 85 % of the limit, settled only with safetyFactor 0.8 or less.
-    expect(settlingAfterEachChange(timeline, phases, 1)[0]).toEqual({ phase: phases[0], seconds: undefined, throttled: 0 });
+    expect(settlingAfterEachChange(timelineOf(ok, throttled), phases, 1)[0]).toEqual({ phase: phases[0], seconds: undefined, throttled: 0 });
   });
 
   it('the default scenario steps 20 → 8 → 30/s at a third and two thirds of the run', () => {

@@ -4,6 +4,7 @@
  * `safetyFactor: 1`; header-less styles set `maxRate` (10× the limit), opting into learning
  * above the start, which without it no header-less evidence may do.
  */
+import { targetsWith, type Targets } from '../../examples/demo/targets';
 import type { ScenarioPlan } from './scenarioClients';
 import { limitSteps } from './scenarioClients';
 import { median } from './median';
@@ -70,17 +71,9 @@ export function heavyTail(style: HeaderStyle, seconds = 60): ScenarioPlan {
   return { ...fixedLimit(style, 'fast', seconds), latency: HEAVY_TAIL_LATENCY };
 }
 
-/** The issue's targets for a style: with headers, and without (where every upward probe costs a 429). */
-export function targetsFor(style: HeaderStyle): {
-  goodput: number;
-  refused: number;
-  settleDrop: number;
-  settleRise: number;
-  fairness: number;
-} {
-  return isHeaderless(style)
-    ? { goodput: 0.9, refused: 0.02, settleDrop: 5000, settleRise: 15_000, fairness: 0.9 }
-    : { goodput: 0.95, refused: 0.01, settleDrop: 5000, settleRise: 5000, fairness: 0.95 };
+/** The issue's targets for a style (examples/demo/targets): with headers, and without (where every upward probe costs a 429). */
+export function targetsFor(style: HeaderStyle): Targets {
+  return targetsWith(!isHeaderless(style));
 }
 
 /** The seeds the tests run every header-less scenario with; the benchmark counts from the first, one per run (7 by default, 1 in quick mode). */

@@ -9,6 +9,8 @@
  * answer reaches the client `latency()` ms later.
  */
 
+import { settleTimes as judgedSettleTimes } from '../../examples/demo/targets';
+
 export type HeaderStyle = 'github' | 'ietf' | 'retry-after-only' | 'none';
 export const HEADER_STYLES: readonly HeaderStyle[] = ['github', 'ietf', 'retry-after-only', 'none'];
 export const HEADERLESS_STYLES: readonly HeaderStyle[] = ['retry-after-only', 'none'];
@@ -213,34 +215,10 @@ export function jainIndex(shares: readonly number[]): number {
   return squares === 0 ? 1 : (sum * sum) / (shares.length * squares);
 }
 
-/** A window counts as settled when it admits at least this share of the limit ... */
-export const SETTLED_GOODPUT = 0.85;
-/** ... and refuses at most this share of the requests it saw. */
-export const SETTLED_REFUSED = 0.1;
-/** The window over which settling is judged, ms, slid by one bin. */
-export const SETTLE_WINDOW_MS = 2000;
-/** Settled means good windows for this long in a row (the first window's start to the last one's end), ms. */
-export const SETTLE_HOLD_MS = 5000;
-
-/**
- * Time from the start of each phase until the flow settled, in ms: the first instant from
- * which every `SETTLE_WINDOW_MS` window for `SETTLE_HOLD_MS` admits ≥ SETTLED_GOODPUT of the
- * limit and refuses ≤ SETTLED_REFUSED of what it saw (a later probe's dip does not unsettle
- * it); Infinity if that never happened within the phase.
- */
+/** Each phase's time to settle (ms, Infinity: never), judged as the demo judges it (examples/demo/targets). */
 export function settleTimes(api: SimulatedApi, endMs: number): number[] {
-  const { phases } = api;
-  return phases.map((phase, i) => {
-    const phaseEnd = Math.min(endMs, phases[i + 1]?.fromMs ?? endMs);
-    let goodSince = phase.fromMs;
-    for (let from = phase.fromMs; from + SETTLE_WINDOW_MS <= phaseEnd; from += BIN_MS) {
-      const { ok, refused } = api.counts(from, from + SETTLE_WINDOW_MS);
-      const good = ok >= (SETTLED_GOODPUT * phase.rate * SETTLE_WINDOW_MS) / 1000 && refused <= SETTLED_REFUSED * (ok + refused);
-      if (!good) goodSince = from + BIN_MS;
-      else if (from + SETTLE_WINDOW_MS - goodSince >= SETTLE_HOLD_MS) return goodSince - phase.fromMs;
-    }
-    return Infinity;
-  });
+  const bins = Array.from({ length: Math.ceil(endMs / BIN_MS) }, (_, bin) => api.counts(bin * BIN_MS, (bin + 1) * BIN_MS));
+  return judgedSettleTimes({ binMs: BIN_MS, ok: bins.map((bin) => bin.ok), refused: bins.map((bin) => bin.refused) }, api.phases, endMs);
 }
 
 /** The figures of one run. */
