@@ -43,7 +43,6 @@ export function resultOf(outcome: Outcome, safetyFactor: number): StyleResult {
   };
 }
 
-
 const percent = (share: number): string => `${(share * 100).toFixed(1)} %`;
 
 export function resultsTable(results: readonly StyleResult[]): string[] {

@@ -22,7 +22,8 @@ export function settlingAfterEachChange(timeline: Timeline, phases: readonly Lim
     const ms = times[i]!;
     const until = Number.isFinite(ms) ? phase.fromMs + ms : (phases[i + 1]?.fromMs ?? timeline.slots * SLOT_MS);
     let throttled = 0;
-    for (let slot = Math.ceil(phase.fromMs / SLOT_MS); slot < Math.floor(until / SLOT_MS); slot++) throttled += timeline.throttled[slot] ?? 0;
+    for (let slot = Math.ceil(phase.fromMs / SLOT_MS); slot < Math.floor(until / SLOT_MS); slot++)
+      throttled += timeline.throttled[slot] ?? 0;
     return { phase, seconds: Number.isFinite(ms) ? ms / 1000 : undefined, throttled };
   });
 }

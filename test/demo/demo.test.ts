@@ -127,7 +127,9 @@ describe("the demo's settling times", () => {
     expect(settlingAfterEachChange(timelineOf(ok, throttled), fixed20, 1)).toEqual([{ phase: fixed20[0], seconds: 1, throttled: 5 }]);
     // A dip at slot 10 (the windows from slots 7 to 10 admit 32 of 34): 4 s held before it, 2.5 s after; not 5 s.
     ok[10] = 2;
-    expect(settlingAfterEachChange(timelineOf(ok, throttled), fixed20, 1)).toEqual([{ phase: fixed20[0], seconds: undefined, throttled: 8 }]);
+    expect(settlingAfterEachChange(timelineOf(ok, throttled), fixed20, 1)).toEqual([
+      { phase: fixed20[0], seconds: undefined, throttled: 8 },
+    ]);
   });
 
   it('aims at limit × safetyFactor and measures each change from its own start', () => {
@@ -140,7 +142,11 @@ describe("the demo's settling times", () => {
       { phase: phases[1], seconds: 1, throttled: 8 },
     ]);
     // 16/s is 80 % of 20/s: short of 85 % of the limit, settled only with safetyFactor 0.8 or less.
-    expect(settlingAfterEachChange(timelineOf(ok, throttled), phases, 1)[0]).toEqual({ phase: phases[0], seconds: undefined, throttled: 0 });
+    expect(settlingAfterEachChange(timelineOf(ok, throttled), phases, 1)[0]).toEqual({
+      phase: phases[0],
+      seconds: undefined,
+      throttled: 0,
+    });
   });
 
   it('the default scenario steps 20 → 8 → 30/s at a third and two thirds of the run', () => {
