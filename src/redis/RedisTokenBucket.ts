@@ -1,8 +1,8 @@
 import type { Observable, SchedulerLike } from 'rxjs';
-import { planAdaptation, type RateLimitFeedback } from '../arithmetic/adaptation';
+import type { RateLimitFeedback } from '../arithmetic/adaptation';
 import type { LedgerLimits } from '../arithmetic/TokenLedger';
 import { acquireTokens, executeWith, type AcquireOptions, type ExecuteOptions } from '../limiters/acquire';
-import { checkAdaptOptions, checkFeedbackArgument, type AdaptOptions } from '../limiters/adaptOptions';
+import { planLimiterAdaptation, type AdaptOptions } from '../limiters/adaptOptions';
 import { LimiterCounters, refusalEvent } from '../limiters/LimiterCounters';
 import { LimiterEvents } from '../limiters/LimiterEvents';
 import { checkLimitsPatch } from '../limiters/limitsPatch';
@@ -209,10 +209,8 @@ export class RedisTokenBucket implements TokenLimiter {
    * Redis), and for a bad option, naming it.
    */
   adapt(feedback: RateLimitFeedback, options: AdaptOptions = {}): void {
-    checkFeedbackArgument(ADAPT_OWNER, feedback);
-    const settings = checkAdaptOptions(ADAPT_OWNER, options);
     const { capacity, refillRate, interval } = this.mirror.limits;
-    const plan = planAdaptation(feedback, { capacity, refillRate, interval, available: this.available() }, settings);
+    const plan = planLimiterAdaptation(ADAPT_OWNER, feedback, options, { capacity, refillRate, interval, available: this.available() });
     if (plan === undefined) return;
     const now = this.clock();
     // Mirror the change at once, so timeUntil sees it before Redis answers.
