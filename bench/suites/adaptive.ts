@@ -28,7 +28,7 @@ import {
   type MedianFigures,
 } from '../../test/support/scenarioPlans';
 import { HEADER_STYLES, type HeaderStyle } from '../../test/support/simulatedApi';
-import { SETTLE_HOLD_MS, SETTLE_WINDOW_MS, SETTLED_GOODPUT, SETTLED_REFUSED, targetsWith } from '../../examples/demo/targets';
+import { describeSettled, describeTargets } from '../../examples/demo/targets';
 
 interface Scenario {
   readonly id: string;
@@ -136,9 +136,6 @@ const suite: BenchSuite = async ({ quick, runs }) => {
     }
   }
 
-  const withHeaders = targetsWith(true);
-  const headerless = targetsWith(false);
-  const percent = (share: number): string => `${Math.round(share * 100)} %`;
   return {
     id: 'adaptive',
     title: `Adaptive scenarios in virtual time (issue 11): adaptiveThrottle vs the AWS SDK's adaptive limiter vs bottleneck told the limit`,
@@ -152,13 +149,8 @@ const suite: BenchSuite = async ({ quick, runs }) => {
         'AWS: one DefaultRateLimiter per client as AdaptiveRetryStrategy uses it (getSendToken before every attempt, updateClientSendingRate after ' +
         'every answer); a throttled call is retried in its slot after Retry-After, with no backoff of its own (the SDK would add one). It starts ' +
         'disabled (unlimited) until its first 429. bottleneck: minTime at each client share of the true limit, re-set at each step, no retries.',
-      `Settle: from each phase start until every ${SETTLE_WINDOW_MS / 1000} s window for ${SETTLE_HOLD_MS / 1000} s admits ` +
-        `≥ ${percent(SETTLED_GOODPUT)} of the limit with ≤ ${percent(SETTLED_REFUSED)} refused ("never": not within the phase; ` +
-        'one definition with the demo, examples/demo/targets.ts). ' +
-        `Targets (issue 11): with headers goodput ≥ ${percent(withHeaders.goodput)}, ≤ ${percent(withHeaders.refused)} 429, ` +
-        `settle ≤ ${withHeaders.settleDrop / 1000} s, fairness ≥ ${withHeaders.fairness}; header-less goodput ≥ ${percent(headerless.goodput)}, ` +
-        `≤ ${percent(headerless.refused)} 429, settle ≤ ${headerless.settleDrop / 1000} s after a drop and ≤ ${headerless.settleRise / 1000} s ` +
-        `after a rise (or the start), fairness ≥ ${headerless.fairness}, and no worse than AWS.` +
+      `Settle: from each phase start until ${describeSettled()} ("never": not within the phase; one definition with the demo, ` +
+        `examples/demo/targets.ts). Targets (issue 11): ${describeTargets(true)}; header-less no worse than AWS.` +
         (quick
           ? ` Quick mode: styles ${QUICK_STYLES.join(', ')} and scenarios ${QUICK_SCENARIOS.map((s) => s.id.split(':')[0]).join(', ')} only.`
           : ''),

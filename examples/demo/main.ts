@@ -14,7 +14,7 @@ import { resultOf, resultsTable, settlingTable } from './report';
 import { CONCURRENCY, GUESS, startRun, type RunPlan } from './runStyle';
 import { Screen } from './screen';
 import { STYLE_EXPLANATIONS, type HeaderStyle } from './server';
-import { SETTLE_HOLD_MS, SETTLE_WINDOW_MS, SETTLED_GOODPUT, SETTLED_REFUSED, targetsWith } from './targets';
+import { describeSettled, describeTargets } from './targets';
 
 /** Without headers there is no evidence for a rate above the start: the user allows the search this far up. */
 const HEADERLESS_MAX_RATE = 60;
@@ -83,22 +83,11 @@ async function demo(options: DemoOptions, screen: Screen): Promise<void> {
     ...resultsTable(results),
   );
   screen.paragraph('goodput: ok ÷ the most the API could admit (first burst + limit × time).', '  ');
-  const withHeaders = targetsWith(true);
-  const headerless = targetsWith(false);
-  const percent = (share: number): string => `${Math.round(share * 100)} %`;
-  screen.paragraph(
-    `targets: with headers goodput ≥ ${percent(withHeaders.goodput)}, ≤ ${percent(withHeaders.refused)} 429s; ` +
-      `without, ≥ ${percent(headerless.goodput)}, ≤ ${percent(headerless.refused)} (goodput × safetyFactor); ` +
-      'and settled in time (below).',
-    '  ',
-  );
+  screen.paragraph(`targets: ${describeTargets(false)} (the goodput targets × safetyFactor)`, '  ');
   screen.print('', ...settlingTable(results));
   screen.paragraph(
-    `settled: from the first instant after which every ${SETTLE_WINDOW_MS / 1000} s window for ` +
-      `${SETTLE_HOLD_MS / 1000} s admits ≥ ${percent(SETTLED_GOODPUT)} of the aim (limit × safetyFactor) and ` +
-      `refuses ≤ ${percent(SETTLED_REFUSED)} of what it saw, as the scenario tests judge it. Targets: ` +
-      `${withHeaders.settleDrop / 1000} s with headers; without, ${headerless.settleDrop / 1000} s after a drop, ` +
-      `${headerless.settleRise / 1000} s after a rise or the start. "!": later than that. 429s: from the change until settled.`,
+    `settled: from the first instant after which ${describeSettled()}, as the scenario tests judge it. ` +
+      '"!": later than the target. 429s: from the change until settled.',
     '  ',
   );
   screen.print(

@@ -4,7 +4,7 @@
  * the scenario tests and the benchmark judge it (./targets).
  */
 import type { LimitPhase } from './limitPlan';
-import { settleTimes } from './targets';
+import { settleTimes, sumOfBins } from './targets';
 import { SLOT_MS, type Timeline } from './timeline';
 
 export interface Settling {
@@ -21,9 +21,7 @@ export function settlingAfterEachChange(timeline: Timeline, phases: readonly Lim
   return phases.map((phase, i) => {
     const ms = times[i]!;
     const until = Number.isFinite(ms) ? phase.fromMs + ms : (phases[i + 1]?.fromMs ?? timeline.slots * SLOT_MS);
-    let throttled = 0;
-    for (let slot = Math.ceil(phase.fromMs / SLOT_MS); slot < Math.floor(until / SLOT_MS); slot++)
-      throttled += timeline.throttled[slot] ?? 0;
+    const throttled = sumOfBins(timeline.throttled, Math.ceil(phase.fromMs / SLOT_MS), Math.floor(until / SLOT_MS));
     return { phase, seconds: Number.isFinite(ms) ? ms / 1000 : undefined, throttled };
   });
 }

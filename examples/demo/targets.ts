@@ -65,8 +65,8 @@ export function settleTimes(bins: AnswerBins, phases: readonly RatePhase[], endM
     const leastOk = (SETTLED_GOODPUT * phase.rate * safetyFactor * SETTLE_WINDOW_MS) / 1000;
     let goodSince = firstBin;
     for (let bin = firstBin; bin + windowBins <= endBin; bin++) {
-      const ok = sum(bins.ok, bin, bin + windowBins);
-      const refused = sum(bins.refused, bin, bin + windowBins);
+      const ok = sumOfBins(bins.ok, bin, bin + windowBins);
+      const refused = sumOfBins(bins.refused, bin, bin + windowBins);
       if (!(ok >= leastOk && refused <= SETTLED_REFUSED * (ok + refused))) goodSince = bin + 1;
       else if ((bin + windowBins - goodSince) * binMs >= SETTLE_HOLD_MS) return goodSince * binMs - phase.fromMs;
     }
@@ -80,7 +80,30 @@ export function settleTarget(targets: Targets, phases: readonly RatePhase[], i: 
   return before !== undefined && phases[i]!.rate < before ? targets.settleDrop : targets.settleRise;
 }
 
-function sum(counts: readonly number[], from: number, to: number): number {
+const percent = (share: number): string => `${Math.round(share * 100)} %`;
+
+/** The rule for "settled" in words, for the notes the demo and the benchmark print beside their figures. */
+export function describeSettled(): string {
+  return (
+    `every ${SETTLE_WINDOW_MS / 1000} s window for ${SETTLE_HOLD_MS / 1000} s admits ≥ ${percent(SETTLED_GOODPUT)} ` +
+    `of the aim (limit × safetyFactor) and refuses ≤ ${percent(SETTLED_REFUSED)} of what it saw`
+  );
+}
+
+/** The targets in words; `withFairness` adds the split between independent clients (where a run has several). */
+export function describeTargets(withFairness: boolean): string {
+  const settle = ({ settleDrop, settleRise }: Targets): string =>
+    settleDrop === settleRise
+      ? `≤ ${settleDrop / 1000} s`
+      : `≤ ${settleDrop / 1000} s after a drop and ≤ ${settleRise / 1000} s after a rise or the start`;
+  const side = (targets: Targets): string =>
+    `goodput ≥ ${percent(targets.goodput)}, ≤ ${percent(targets.refused)} 429s, settled ${settle(targets)}` +
+    (withFairness ? `, fairness ≥ ${targets.fairness}` : '');
+  return `with headers ${side(targetsWith(true))}; without, ${side(targetsWith(false))}`;
+}
+
+/** The total of `counts[from..to)` (bins past the end count 0). */
+export function sumOfBins(counts: readonly number[], from: number, to: number): number {
   let total = 0;
   for (let bin = from; bin < to; bin++) total += counts[bin] ?? 0;
   return total;
